@@ -1,0 +1,257 @@
+// Package command is the command table, the single source of truth about every command
+// ferricd knows (arity, flags, key positions, docs) and the semantics of each command, one
+// file per family.
+//
+// Who calls what:
+//   - internal/resp handles KindConn commands itself (they change connection state) but still
+//     looks them up here, so arity checks, COMMAND and the docs stay in one place.
+//   - internal/node routes KindKeyRead/KindKeyWrite commands to the shards owning their keys.
+//     A KindKeyRead Run gets a read Txn on the leader (possibly concurrently with other reads and
+//     with apply); a KindKeyWrite Run is called by a shard's apply goroutine, in log order, with a
+//     write Txn whose clock and index come from the raft entry: it must be deterministic (no
+//     local clock, no randomness, no map-order dependence, no node identity).
+//   - KindServer commands get the node through the Server interface.
+//
+// Validate (optional, write commands) runs on the proposer before anything is proposed, so that
+// syntax errors cost no raft entry; Run must still reject bad input deterministically on its own.
+// Error replies carry Redis 7.0's exact texts.
+package command
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
+)
+
+// Kind says where a command executes.
+type Kind uint8
+
+const (
+	// KindKeyRead reads keys on the shard(s) owning them.
+	KindKeyRead Kind = iota
+	// KindKeyWrite is proposed to the owning shard's raft log and applied there.
+	KindKeyWrite
+	// KindServer runs against the whole node.
+	KindServer
+	// KindConn changes or reads connection state; internal/resp runs it.
+	KindConn
+)
+
+// Flag is a Redis command flag, as COMMAND INFO reports it.
+type Flag uint32
+
+// Flags, in the order Redis 7.0 prints them.
+const (
+	FlagWrite Flag = 1 << iota
+	FlagReadOnly
+	FlagDenyOOM
+	FlagModule
+	FlagAdmin
+	FlagPubSub
+	FlagNoScript
+	FlagBlocking
+	FlagLoading
+	FlagStale
+	FlagSkipMonitor
+	FlagSkipSlowlog
+	FlagAsking
+	FlagFast
+	FlagNoAuth
+	FlagMayReplicate
+	FlagNoMandatoryKeys
+	FlagNoMulti
+	FlagAllowBusy
+)
+
+var flagNames = []string{"write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
+	"blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
+	"may_replicate", "no_mandatory_keys", "no_multi", "allow_busy"}
+
+// Names returns the flag names set in f, in Redis' order.
+func (f Flag) Names() []string {
+	var out []string
+	for i, n := range flagNames {
+		if f&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// KeyFunc runs a key command on a Txn.
+type KeyFunc func(tx *keyspace.Txn, args [][]byte) reply.Value
+
+// ServerFunc runs a node-wide command.
+type ServerFunc func(ctx context.Context, s Server, args [][]byte) reply.Value
+
+// Spec describes one command (or one subcommand of a container command such as CONFIG).
+type Spec struct {
+	// Name is lower case; a subcommand's is "container|sub" as in Redis 7 ("config|get").
+	Name string
+	// Arity follows Redis: n means exactly n arguments including the name, -n at least n.
+	Arity int
+	Flags Flag
+	// FirstKey, LastKey (negative counts from the end) and Step give the key positions as in
+	// COMMAND INFO; 0 means no keys.
+	FirstKey, LastKey, Step int
+	// Keys overrides FirstKey/LastKey/Step for commands whose keys cannot be described that way
+	// (numkeys arguments, ...). It gets well-formed args (arity already checked).
+	Keys func(args [][]byte) [][]byte
+	// ACLCategories as in COMMAND INFO ("@string", "@fast", ...).
+	ACLCategories []string
+
+	// Docs for COMMAND DOCS and the README compatibility table.
+	Group      string // "string", "generic", "server", "connection", ...
+	Since      string
+	Summary    string
+	Complexity string
+
+	Kind     Kind
+	Run      KeyFunc    // KindKeyRead, KindKeyWrite
+	Validate func(args [][]byte) (reply.Value, bool)
+	Server   ServerFunc // KindServer
+
+	// Subcommands of a container command, looked up by the second argument.
+	Subcommands map[string]*Spec
+	// Parent is the container of a subcommand.
+	Parent *Spec
+}
+
+// KeyArgs returns the keys of a well-formed invocation.
+func (s *Spec) KeyArgs(args [][]byte) [][]byte {
+	if s.Keys != nil {
+		return s.Keys(args)
+	}
+	if s.FirstKey <= 0 || s.FirstKey >= len(args) {
+		return nil
+	}
+	last := s.LastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	if last >= len(args) {
+		last = len(args) - 1
+	}
+	step := max(s.Step, 1)
+	keys := make([][]byte, 0, (last-s.FirstKey)/step+1)
+	for i := s.FirstKey; i <= last; i += step {
+		keys = append(keys, args[i])
+	}
+	return keys
+}
+
+// CheckArity reports whether n arguments (name included) fit s.
+func (s *Spec) CheckArity(n int) bool {
+	if s.Arity >= 0 {
+		return n == s.Arity
+	}
+	return n >= -s.Arity
+}
+
+// FullName is the name Redis uses in messages: "get", "config|get".
+func (s *Spec) FullName() string { return s.Name }
+
+// Server is what node-wide commands may ask of the node. Implemented by internal/node.
+type Server interface {
+	// Now is the node's clock.
+	Now() time.Time
+	// DBSize returns the number of keys (expired-but-not-yet-deleted ones included).
+	DBSize(ctx context.Context) (int64, error)
+	// FlushAll deletes every key on every shard (each shard through its log).
+	FlushAll(ctx context.Context) error
+	// ReadAll runs fn on a read Txn that sees every key of every shard at one instant.
+	ReadAll(ctx context.Context, fn func(tx *keyspace.Txn) reply.Value) reply.Value
+	// Info renders the INFO sections asked for (already lower-cased; "default", "all",
+	// "everything" are expanded by the node).
+	Info(ctx context.Context, sections []string) string
+	// Config is the node's parameter store for CONFIG GET/SET/RESETSTAT.
+	Config() Config
+	// ResetStats resets INFO counters (CONFIG RESETSTAT).
+	ResetStats()
+	// LastSave is the Unix time (s) of the last point at which all data was durable.
+	LastSave() int64
+}
+
+// Config is the parameter store behind CONFIG GET/SET.
+type Config interface {
+	// Get returns name/value pairs of every parameter matching the glob pattern.
+	Get(pattern string) [][2]string
+	// Set sets several parameters atomically; the error text is Redis' reply (without "ERR ").
+	Set(pairs [][2]string) error
+}
+
+// Table is the command table: every Spec by lower-case name. Immutable after New.
+type Table struct {
+	byName map[string]*Spec
+}
+
+// New builds the table of every command ferricd knows.
+func New() *Table {
+	t := &Table{byName: make(map[string]*Spec)}
+	for _, register := range families {
+		register(t)
+	}
+	return t
+}
+
+// families register their commands; each family file appends itself in an init-free way
+// through this list, so the table has no global mutable state.
+var families = []func(*Table){
+	registerStrings,
+	registerKeys,
+	registerServer,
+	registerConnection,
+}
+
+// Add registers a command; it panics on a duplicate (a table bug found at start).
+func (t *Table) Add(s *Spec) {
+	if _, dup := t.byName[s.Name]; dup {
+		panic("command: duplicate " + s.Name)
+	}
+	for _, sub := range s.Subcommands {
+		sub.Parent = s
+	}
+	t.byName[s.Name] = s
+}
+
+// Lookup finds the command named by args[0] (case-insensitive), descending into a container's
+// subcommand when args has one. It returns nil for an unknown command; for an unknown
+// subcommand it returns the container (whose Kind and Run decide the error).
+func (t *Table) Lookup(args [][]byte) *Spec {
+	if len(args) == 0 {
+		return nil
+	}
+	s := t.byName[lower(args[0])]
+	if s == nil || len(s.Subcommands) == 0 || len(args) < 2 {
+		return s
+	}
+	if sub := s.Subcommands[lower(args[1])]; sub != nil {
+		return sub
+	}
+	return s
+}
+
+// Get returns the command with the exact lower-case name ("get", "config").
+func (t *Table) Get(name string) *Spec { return t.byName[name] }
+
+// All returns every top-level command.
+func (t *Table) All() []*Spec {
+	out := make([]*Spec, 0, len(t.byName))
+	for _, s := range t.byName {
+		out = append(out, s)
+	}
+	return out
+}
+
+// lower lower-cases ASCII without allocating when b already is lower case.
+func lower(b []byte) string {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			return strings.ToLower(string(b))
+		}
+	}
+	return string(b)
+}

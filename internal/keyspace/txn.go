@@ -1,0 +1,247 @@
+package keyspace
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"ferricd/internal/routing"
+)
+
+// ErrWrongType is returned when a key holds a value of another type than the command needs.
+var ErrWrongType = errors.New("keyspace: wrong type")
+
+// ErrReadOnly is returned by a write on a read Txn; it means a command table bug.
+var ErrReadOnly = errors.New("keyspace: write on a read-only txn")
+
+// Txn is the view one command (or one batch of commands in a raft entry) runs on.
+//
+// A write Txn wraps an indexed Pebble batch, so reads see the batch's own earlier writes; it
+// is used only by a shard's apply goroutine, and the shard commits the batch together with its
+// applied index. A read Txn wraps a Pebble snapshot or the DB and never writes. A Txn is not
+// safe for concurrent use.
+type Txn struct {
+	r      pebble.Reader
+	b      *pebble.Batch
+	now    int64
+	index  uint64
+	seq    uint64
+	counts *Counts
+
+	// Hits and Misses count key lookups of a read Txn (INFO keyspace_hits/misses).
+	Hits, Misses int64
+	// Expired counts keys this Txn deleted because their deadline had passed.
+	Expired int64
+}
+
+// NewReadTxn returns a read-only view on r (a snapshot, a batch or the DB) at time now (Unix
+// ms, the caller's clock).
+func NewReadTxn(r pebble.Reader, now int64, counts *Counts) *Txn {
+	return &Txn{r: r, now: now, counts: counts}
+}
+
+// NewWriteTxn returns a view that writes into b, an indexed batch. now and index come from the
+// raft entry being applied.
+func NewWriteTxn(b *pebble.Batch, now int64, index uint64, counts *Counts) *Txn {
+	return &Txn{r: b, b: b, now: now, index: index, counts: counts}
+}
+
+// Now returns the Txn's time in Unix milliseconds.
+func (t *Txn) Now() int64 { return t.now }
+
+// Index returns the raft index of the entry a write Txn applies (0 for a read Txn).
+func (t *Txn) Index() uint64 { return t.index }
+
+// Writable reports whether t can write.
+func (t *Txn) Writable() bool { return t.b != nil }
+
+// Counts returns the slot counters t maintains.
+func (t *Txn) Counts() *Counts { return t.counts }
+
+// NewVersion returns a collection version unique within the shard's history: the entry index
+// in the high bits, a per-entry sequence below.
+func (t *Txn) NewVersion() uint64 {
+	t.seq++
+	return t.index<<16 | t.seq&0xffff
+}
+
+// rawMeta reads key's metadata with no expiry check.
+func (t *Txn) rawMeta(key []byte) (Meta, bool, error) {
+	v, closer, err := t.r.Get(MetaKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Meta{}, false, nil
+	}
+	if err != nil {
+		return Meta{}, false, fmt.Errorf("read metadata: %w", err)
+	}
+	m, err := decodeMeta(bytes.Clone(v))
+	closer.Close()
+	if err != nil {
+		return Meta{}, false, err
+	}
+	return m, true, nil
+}
+
+// Lookup returns key's metadata. An expired key reads as absent; a write Txn also deletes it.
+func (t *Txn) Lookup(key []byte) (Meta, bool, error) {
+	m, ok, err := t.rawMeta(key)
+	if err != nil || !ok {
+		if t.b == nil && err == nil {
+			t.Misses++
+		}
+		return m, false, err
+	}
+	if m.ExpireAt != 0 && m.ExpireAt <= t.now {
+		if t.b == nil {
+			t.Misses++
+			return Meta{}, false, nil
+		}
+		if err := t.remove(key, &m); err != nil {
+			return Meta{}, false, err
+		}
+		t.Expired++
+		return Meta{}, false, nil
+	}
+	if t.b == nil {
+		t.Hits++
+	}
+	return m, true, nil
+}
+
+// LookupType is Lookup that fails with ErrWrongType when key exists with another type.
+func (t *Txn) LookupType(key []byte, typ Type) (Meta, bool, error) {
+	m, ok, err := t.Lookup(key)
+	if err == nil && ok && m.Type != typ {
+		return Meta{}, false, ErrWrongType
+	}
+	return m, ok, err
+}
+
+// GetString returns a string key's value.
+func (t *Txn) GetString(key []byte) ([]byte, bool, error) {
+	m, ok, err := t.LookupType(key, TypeString)
+	return m.Value, ok, err
+}
+
+// Put writes key's metadata as m, replacing whatever key held (a collection's old sub-keys
+// become unreachable). LastWrite is stamped by Put.
+func (t *Txn) Put(key []byte, m Meta) error {
+	if t.b == nil {
+		return ErrReadOnly
+	}
+	old, existed, err := t.rawMeta(key)
+	if err != nil {
+		return err
+	}
+	var prev *Meta
+	if existed {
+		prev = &old
+	}
+	return t.put(key, prev, &m)
+}
+
+// SetString stores a string value with deadline expireAt (0: none).
+func (t *Txn) SetString(key, value []byte, expireAt int64) error {
+	return t.Put(key, Meta{Type: TypeString, Value: value, ExpireAt: expireAt})
+}
+
+func (t *Txn) put(key []byte, old, m *Meta) error {
+	slot := routing.Slot(key)
+	m.LastWrite = t.index
+	var dkeys, dexp int64
+	if old == nil {
+		dkeys = 1
+	}
+	oldAt := int64(0)
+	if old != nil {
+		oldAt = old.ExpireAt
+	}
+	if oldAt != m.ExpireAt {
+		if oldAt != 0 {
+			if err := t.b.Delete(expiryKey(slot, oldAt, key), nil); err != nil {
+				return err
+			}
+			dexp--
+		}
+		if m.ExpireAt != 0 {
+			if err := t.b.Set(expiryKey(slot, m.ExpireAt, key), nil, nil); err != nil {
+				return err
+			}
+			dexp++
+		}
+	}
+	if err := t.b.Set(appendMetaKey(nil, slot, key), encodeMeta(nil, m), nil); err != nil {
+		return err
+	}
+	if dkeys != 0 || dexp != 0 {
+		return t.counts.add(t.b, slot, dkeys, dexp)
+	}
+	return nil
+}
+
+// remove deletes key whose current metadata is m.
+func (t *Txn) remove(key []byte, m *Meta) error {
+	slot := routing.Slot(key)
+	var dexp int64
+	if m.ExpireAt != 0 {
+		if err := t.b.Delete(expiryKey(slot, m.ExpireAt, key), nil); err != nil {
+			return err
+		}
+		dexp = -1
+	}
+	if err := t.b.Delete(appendMetaKey(nil, slot, key), nil); err != nil {
+		return err
+	}
+	return t.counts.add(t.b, slot, -1, dexp)
+}
+
+// Delete removes key; it reports whether a live key was there.
+func (t *Txn) Delete(key []byte) (bool, error) {
+	if t.b == nil {
+		return false, ErrReadOnly
+	}
+	m, ok, err := t.Lookup(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, t.remove(key, &m)
+}
+
+// SetExpire sets a live key's deadline (0 removes it); it reports whether the key exists.
+func (t *Txn) SetExpire(key []byte, at int64) (bool, error) {
+	if t.b == nil {
+		return false, ErrReadOnly
+	}
+	m, ok, err := t.Lookup(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	old := m
+	m.ExpireAt = at
+	return true, t.put(key, &old, &m)
+}
+
+// ExpireIfDue deletes key if its deadline has passed at the Txn's time (active expiry); it
+// reports whether it did.
+func (t *Txn) ExpireIfDue(key []byte) (bool, error) {
+	before := t.Expired
+	_, _, err := t.Lookup(key)
+	return t.Expired > before, err
+}
+
+// FlushRange deletes every key in slots r: a span delete per data prefix.
+func (t *Txn) FlushRange(r routing.Range) error {
+	if t.b == nil {
+		return ErrReadOnly
+	}
+	for _, p := range DataPrefixes {
+		lo, hi := SpanBounds(p, r)
+		if err := t.b.DeleteRange(lo, hi, nil); err != nil {
+			return fmt.Errorf("flush span %c: %w", p, err)
+		}
+	}
+	t.counts.resetRange(r)
+	return nil
+}
