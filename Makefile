@@ -1,0 +1,43 @@
+# ferricd — see README.md. Targets:
+#   make run     build and start one node with the defaults
+#   make test    every test: vet + gofmt, unit, integration, differential (needs redis-server),
+#                crash, race on the concurrent packages, a short fuzz run
+#   make bench   redis-benchmark against ferricd and the durable redis-server, side by side
+GO        ?= go
+BIN       := bin/ferricd
+RACE_PKGS := ./internal/shard/... ./internal/resp/... ./internal/node/... ./internal/metrics/...
+FUZZTIME  ?= 10s
+
+.PHONY: build run test lint unit race fuzz bench docs clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/ferricd
+
+run: build
+	./$(BIN) $(ARGS)
+
+test: lint unit race fuzz
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./internal/resp
+	$(GO) test -run='^$$' -fuzz='^FuzzMatch$$' -fuzztime=$(FUZZTIME) ./internal/glob
+
+bench: build
+	./scripts/bench.sh
+
+docs:
+	$(GO) run ./cmd/gendocs
+
+clean:
+	rm -rf bin

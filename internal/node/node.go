@@ -1,0 +1,255 @@
+// Package node is one ferricd process's data plane: it owns the local shards, routes each
+// command to the shard owning its keys, stamps and proposes writes, serves reads, runs the
+// active expiry cycle, and answers node-wide commands (the command.Server interface).
+//
+// Request path. internal/resp hands Exec a pipeline segment of well-formed calls. Writes are
+// encoded as payloads (payload.go) stamped with the node's clock and submitted to their
+// shard without waiting, so a pipeline's writes to one shard share a raft entry (and an
+// fsync). Reads run inline on the connection's goroutine against Pebble after the shard's
+// ReadBarrier, but first wait for the writes submitted earlier in the same segment to the
+// shards they read: a pipeline observes its own writes, as in Redis. Replies are returned in
+// request order.
+//
+// Apply path. Every payload is applied by its shard's goroutine through Node.Apply (the
+// shard.StateMachine): it rebuilds a write Txn from the payload's stamped time and the entry
+// index, so replicas compute identical effects.
+//
+// Multi-key commands: a read whose keys live on several local shards reads them from one Pebble
+// snapshot (atomic, since all shards of a node share the DB); a write whose keys span shards is
+// refused with CROSSSLOT until the cross-shard protocol (internal/xshard) exists.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"ferricd/internal/command"
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
+	"ferricd/internal/routing"
+	"ferricd/internal/shard"
+)
+
+// Observer receives the node's metric events; internal/metrics implements it.
+type Observer interface {
+	shard.Observer
+	KeyspaceHits(n int64)
+	KeyspaceMisses(n int64)
+	ExpiredKeys(n int64)
+}
+
+// Config wires a node.
+type Config struct {
+	DB     *pebble.DB
+	Shards int
+	NodeID uint64
+	Table  *command.Table
+	// Params is the parameter store CONFIG GET/SET work on.
+	Params command.Config
+	// Info renders the parts of INFO the node does not own (clients, stats from metrics...).
+	Info     InfoSource
+	Observer Observer
+	Logger   *slog.Logger
+	// Clock returns the time stamped on proposals and used by reads; nil means time.Now.
+	Clock func() time.Time
+	// ExpiryInterval is the active expiry period; 0 means 100ms.
+	ExpiryInterval time.Duration
+	// WriteTimeout bounds how long a write waits for its shard before TRYAGAIN; 0 means 10s.
+	WriteTimeout time.Duration
+}
+
+// Node is the running data plane of one process.
+type Node struct {
+	cfg    Config
+	db     *pebble.DB
+	routes *routing.Table
+	shards []*shard.Shard // shards[id-1]
+	counts *keyspace.Counts
+	table  *command.Table
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+	start  time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open starts every local shard and the background loops.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NodeID == 0 {
+		cfg.NodeID = 1
+	}
+	if cfg.ExpiryInterval == 0 {
+		cfg.ExpiryInterval = 100 * time.Millisecond
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	routes, err := routing.NewTable(cfg.Shards)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := keyspace.LoadCounts(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg: cfg, db: cfg.DB, routes: routes, counts: counts, table: cfg.Table,
+		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
+	}
+	for id := uint64(1); id <= uint64(routes.Shards()); id++ {
+		var obs shard.Observer
+		if cfg.Observer != nil {
+			obs = cfg.Observer
+		}
+		s, err := shard.Start(ctx, shard.Config{
+			ShardID:  id,
+			NodeID:   cfg.NodeID,
+			Peers:    []uint64{cfg.NodeID},
+			DB:       cfg.DB,
+			SM:       n,
+			Observer: obs,
+			Logger:   cfg.Logger.With("shard", id),
+		})
+		if err != nil {
+			n.stopShards()
+			return nil, fmt.Errorf("start shard %d: %w", id, err)
+		}
+		n.shards = append(n.shards, s)
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.expiryLoop(loopCtx)
+	}()
+	return n, nil
+}
+
+// Close stops the background loops and the shards. The caller closes the DB afterwards.
+func (n *Node) Close() {
+	n.cancel()
+	n.wg.Wait()
+	n.stopShards()
+}
+
+func (n *Node) stopShards() {
+	for _, s := range n.shards {
+		s.Stop()
+	}
+}
+
+// Ready reports whether every local shard has a leader and can serve.
+func (n *Node) Ready() bool {
+	for _, s := range n.shards {
+		if s.Status().LeaderID == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Shards returns the status of every local shard.
+func (n *Node) Shards() []shard.Status {
+	out := make([]shard.Status, len(n.shards))
+	for i, s := range n.shards {
+		out[i] = s.Status()
+	}
+	return out
+}
+
+// Counts returns the keyspace counters.
+func (n *Node) Counts() *keyspace.Counts { return n.counts }
+
+// Routes returns the slot → shard table.
+func (n *Node) Routes() *routing.Table { return n.routes }
+
+func (n *Node) shardFor(id uint64) *shard.Shard { return n.shards[id-1] }
+
+func (n *Node) nowMs() int64 { return n.now().UnixMilli() }
+
+// Apply implements shard.StateMachine. It runs on the shard's goroutine.
+func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
+	kind, nowMs, args, err := decodePayload(payload)
+	if err != nil {
+		// Every replica sees the same bytes and fails the same way, so answering an error
+		// keeps them identical; it can only come from a bug in the proposer.
+		n.log.Error("undecodable payload", "index", index, "err", err)
+		return reply.ErrInternal
+	}
+	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts)
+	var v reply.Value
+	switch kind {
+	case kindCommand:
+		spec := n.table.Lookup(args)
+		if spec == nil || spec.Kind != command.KindKeyWrite {
+			n.log.Error("payload names no write command", "index", index)
+			return reply.ErrInternal
+		}
+		v = spec.Run(tx, args)
+	case kindExpire:
+		for _, key := range args {
+			if _, err := tx.ExpireIfDue(key); err != nil {
+				panic(fmt.Sprintf("apply active expiry at index %d: %v", index, err))
+			}
+		}
+		v = reply.Int(tx.Expired)
+	case kindFlush:
+		// The shard owning this batch is the one whose range is flushed; the range is
+		// recovered from the first argument, the shard id, stamped by the proposer.
+		if len(args) != 1 || len(args[0]) != 8 {
+			return reply.ErrInternal
+		}
+		id := beUint64(args[0])
+		if id < 1 || id > uint64(n.routes.Shards()) {
+			return reply.ErrInternal
+		}
+		if err := tx.FlushRange(n.routes.RangeOf(id)); err != nil {
+			panic(fmt.Sprintf("apply flush at index %d: %v", index, err))
+		}
+		v = reply.OK
+	default:
+		n.log.Error("unknown payload kind", "kind", kind, "index", index)
+		return reply.ErrInternal
+	}
+	if tx.Expired > 0 && n.obs != nil {
+		n.obs.ExpiredKeys(tx.Expired)
+	}
+	return v
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// submitErr maps a shard error to the reply a client sees; internal errors never reach
+// clients as Go strings.
+func submitErr(err error) reply.Value {
+	switch {
+	case errors.Is(err, shard.ErrTryAgain), errors.Is(err, shard.ErrNotLeader):
+		return reply.ErrTryAgain
+	case errors.Is(err, shard.ErrStopped):
+		return reply.Err("ERR server is shutting down")
+	case errors.Is(err, context.DeadlineExceeded):
+		return reply.Err("TRYAGAIN write timed out waiting for its shard; it may or may not have been applied")
+	}
+	return reply.ErrInternal
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# make bench: redis-benchmark against ferricd and against the durable redis-server
+# (appendonly yes, appendfsync always) on this machine, alternating runs, then the peak RSS of
+# a ferricd node holding 1M 100-byte keys. Prints every figure and the ferricd/redis ratios.
+#
+# Knobs (environment): BENCH_REQUESTS (default 200000), BENCH_ROUNDS (default 3, the best
+# round counts), BENCH_TESTS (default "set get"), BENCH_KEYS (default 1000000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+requests=${BENCH_REQUESTS:-200000}
+rounds=${BENCH_ROUNDS:-3}
+tests=${BENCH_TESTS:-"set get"}
+nkeys=${BENCH_KEYS:-1000000}
+fport=${BENCH_FERRICD_PORT:-7379}
+rport=${BENCH_REDIS_PORT:-7380}
+
+work=$(mktemp -d /tmp/ferricd-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() {
+	for _ in $(seq 1 100); do
+		redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "server on port $1 did not come up" >&2
+	exit 1
+}
+
+./bin/ferricd --port "$fport" --dir "$work/ferricd" --metrics-port 0 >"$work/ferricd.log" 2>&1 &
+fpid=$!
+pids+=("$fpid")
+redis-server --port "$rport" --dir "$work" --appendonly yes --appendfsync always --save '' \
+	--daemonize no >"$work/redis.log" 2>&1 &
+pids+=("$!")
+wait_port "$fport"
+wait_port "$rport"
+
+# rps PORT TEST PIPELINE → requests per second (redis-benchmark's CSV)
+rps() {
+	redis-benchmark -p "$1" -t "$2" -n "$requests" -c 50 -r 100000 -P "$3" -q --csv 2>/dev/null |
+		awk -F'","' 'NR>1 || !/test/ {gsub(/"/,"",$2); print $2; exit}'
+}
+
+declare -A best
+for round in $(seq 1 "$rounds"); do
+	for p in 1 16; do
+		for t in $tests; do
+			for srv in ferricd redis; do
+				port=$fport
+				[ "$srv" = redis ] && port=$rport
+				v=$(rps "$port" "$t" "$p")
+				k="$srv/$t/$p"
+				prev=${best[$k]:-0}
+				best[$k]=$(awk -v a="$v" -v b="$prev" 'BEGIN{print (a>b)?a:b}')
+				printf 'round %d  %-7s %-4s -P %-2s %12s req/s\n' "$round" "$srv" "$t" "$p" "$v"
+			done
+		done
+	done
+done
+
+echo
+echo "best of $rounds rounds, -c 50 -r 100000 -n $requests (redis: appendonly yes, appendfsync always)"
+printf '%-5s %-4s %14s %14s %8s\n' test P ferricd redis ratio
+for t in $tests; do
+	for p in 1 16; do
+		f=${best[ferricd/$t/$p]}
+		r=${best[redis/$t/$p]}
+		printf '%-5s %-4s %14s %14s %8s\n' "$t" "$p" "$f" "$r" "$(awk -v a="$f" -v b="$r" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')"
+	done
+done
+
+# Peak RSS with nkeys 100-byte values, loaded pipelined through redis-cli --pipe.
+redis-cli -p "$fport" flushall >/dev/null
+value=$(head -c 100 /dev/zero | tr '\0' 'x')
+awk -v n="$nkeys" -v v="$value" 'BEGIN{for(i=0;i<n;i++) printf "*3\r\n$3\r\nSET\r\n$%d\r\nkey:%d\r\n$100\r\n%s\r\n", length("key:" i), i, v}' |
+	redis-cli -p "$fport" --pipe >/dev/null
+keys=$(redis-cli -p "$fport" dbsize)
+hwm=$(awk '/VmHWM/{print $2}' "/proc/$fpid/status")
+rss=$(awk '/VmRSS/{print $2}' "/proc/$fpid/status")
+echo
+printf 'ferricd holding %s keys of 100 bytes: peak RSS %d MiB, RSS now %d MiB\n' "$keys" $((hwm / 1024)) $((rss / 1024))
