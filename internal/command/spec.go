@@ -110,7 +110,7 @@ type Spec struct {
 	Complexity string
 
 	Kind     Kind
-	Run      KeyFunc    // KindKeyRead, KindKeyWrite
+	Run      KeyFunc // KindKeyRead, KindKeyWrite
 	Validate func(args [][]byte) (reply.Value, bool)
 	Server   ServerFunc // KindServer
 

@@ -60,6 +60,24 @@ func (t Type) String() string {
 
 const (
 	flagExpire byte = 1 << 0
+	// Bits 1-2 hold a string's Encoding.
+	encShift      = 1
+	encMask  byte = 3 << encShift
+)
+
+// Encoding records how Redis would have encoded a string, which depends on the command that
+// wrote it, not only on the value (OBJECT ENCODING reports it; clients and tests look at it).
+type Encoding uint8
+
+// Encodings; persisted, never renumber.
+const (
+	// EncAuto: as SET leaves it: "int" for a canonical integer, else "embstr" up to 44 bytes,
+	// else "raw" (Redis' tryObjectEncoding).
+	EncAuto Encoding = 0
+	// EncRaw: modified in place (APPEND, SETRANGE, SETBIT, BITFIELD, BITOP): always "raw".
+	EncRaw Encoding = 1
+	// EncNoInt: built from a formatted number (INCRBYFLOAT): "embstr" up to 44 bytes, else "raw".
+	EncNoInt Encoding = 2
 )
 
 // Meta is a key's decoded metadata.
@@ -78,6 +96,8 @@ type Meta struct {
 	Extra []byte
 	// Value is a string's value.
 	Value []byte
+	// Enc is a string's encoding hint.
+	Enc Encoding
 }
 
 // ErrCorrupt reports metadata that does not decode; it means a bug or disk corruption.
@@ -91,6 +111,7 @@ func encodeMeta(dst []byte, m *Meta) []byte {
 	if m.ExpireAt != 0 {
 		flags |= flagExpire
 	}
+	flags |= byte(m.Enc) << encShift & encMask
 	dst = append(dst, byte(m.Type), flags)
 	dst = binary.BigEndian.AppendUint64(dst, m.LastWrite)
 	if m.ExpireAt != 0 {
@@ -114,6 +135,7 @@ func decodeMeta(b []byte) (Meta, error) {
 	}
 	m.Type = Type(b[0])
 	flags := b[1]
+	m.Enc = Encoding(flags & encMask >> encShift)
 	m.LastWrite = binary.BigEndian.Uint64(b[2:10])
 	b = b[10:]
 	if flags&flagExpire != 0 {

@@ -147,6 +147,11 @@ func (t *Txn) SetString(key, value []byte, expireAt int64) error {
 	return t.Put(key, Meta{Type: TypeString, Value: value, ExpireAt: expireAt})
 }
 
+// SetStringEnc is SetString with an encoding hint other than EncAuto.
+func (t *Txn) SetStringEnc(key, value []byte, expireAt int64, enc Encoding) error {
+	return t.Put(key, Meta{Type: TypeString, Value: value, ExpireAt: expireAt, Enc: enc})
+}
+
 func (t *Txn) put(key []byte, old, m *Meta) error {
 	slot := routing.Slot(key)
 	m.LastWrite = t.index

@@ -25,6 +25,9 @@ func (n *Node) expiryLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if n.cfg.Info != nil {
+			n.ops.add(n.now(), n.cfg.Info.Snapshot().CommandsProcessed)
+		}
 		for _, s := range n.shards {
 			if !s.Status().IsLeader {
 				continue

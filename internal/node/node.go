@@ -21,6 +21,8 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,10 +54,11 @@ type Config struct {
 	Table  *command.Table
 	// Params is the parameter store CONFIG GET/SET work on.
 	Params command.Config
-	// Info renders the parts of INFO the node does not own (clients, stats from metrics...).
-	Info     InfoSource
-	Observer Observer
-	Logger   *slog.Logger
+	// Info supplies the counters INFO reports (from internal/metrics); may be nil.
+	Info       InfoSource
+	InfoStatic InfoStatic
+	Observer   Observer
+	Logger     *slog.Logger
 	// Clock returns the time stamped on proposals and used by reads; nil means time.Now.
 	Clock func() time.Time
 	// ExpiryInterval is the active expiry period; 0 means 100ms.
@@ -76,6 +79,9 @@ type Node struct {
 	log    *slog.Logger
 	now    func() time.Time
 	start  time.Time
+
+	runID string
+	ops   opsSampler
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -109,6 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, db: cfg.DB, routes: routes, counts: counts, table: cfg.Table,
 		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
+		runID: newRunID(),
 	}
 	for id := uint64(1); id <= uint64(routes.Shards()); id++ {
 		var obs shard.Observer
@@ -151,16 +158,6 @@ func (n *Node) stopShards() {
 	for _, s := range n.shards {
 		s.Stop()
 	}
-}
-
-// Ready reports whether every local shard has a leader and can serve.
-func (n *Node) Ready() bool {
-	for _, s := range n.shards {
-		if s.Status().LeaderID == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Shards returns the status of every local shard.
@@ -230,6 +227,13 @@ func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
 		n.obs.ExpiredKeys(tx.Expired)
 	}
 	return v
+}
+
+// newRunID returns 40 random hex characters, like Redis' run_id.
+func newRunID() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func beUint64(b []byte) uint64 {

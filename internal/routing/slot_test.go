@@ -14,7 +14,7 @@ func TestSlotMatchesRedisCluster(t *testing.T) {
 		{"123456789", 12739},
 		{"{user1000}.following", 3443},
 		{"{user1000}.followers", 3443},
-		{"foo{}{bar}", 8363},   // empty first tag: whole key hashed
+		{"foo{}{bar}", 8363},    // empty first tag: whole key hashed
 		{"foo{{bar}}zap", 4015}, // tag is "{bar"
 		{"foo{bar}{zap}", 5061}, // first tag wins: "bar"
 		{"", 0},

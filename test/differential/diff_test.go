@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -63,16 +64,15 @@ func TestRandomStringAndKeyCommandsMatchRedis(t *testing.T) {
 			f, r := clients(t, proto)
 			for seed := uint64(1); seed <= 3; seed++ {
 				g := &gen{r: rand.New(rand.NewPCG(seed, uint64(proto)))}
-				var history []string
+				var history [][]string
 				for i := range 1500 {
 					args := g.command()
-					history = append(history, fmt.Sprintf("%q", args))
+					history = append(history, args)
 					want := run(ctx, r, args)
 					got := run(ctx, f, args)
 					if !reflect.DeepEqual(got, want) {
-						start := max(0, len(history)-15)
-						t.Fatalf("seed %d op %d: %q\nferricd: %#v\nredis:   %#v\nlast commands:\n%s",
-							seed, i, args, got, want, strings.Join(history[start:], "\n"))
+						t.Fatalf("seed %d op %d: %q\nferricd: %#v\nredis:   %#v\nlast commands touching its keys:\n%s",
+							seed, i, args, got, want, touching(history, args[1:], 15))
 					}
 				}
 				compareContents(ctx, t, f, r)
@@ -85,6 +85,21 @@ func TestRandomStringAndKeyCommandsMatchRedis(t *testing.T) {
 			}
 		})
 	}
+}
+
+// touching returns the last n commands of history that mention any of keys, one per line.
+func touching(history [][]string, keys []string, n int) string {
+	var out []string
+	for i := len(history) - 1; i >= 0 && len(out) < n; i-- {
+		for _, a := range history[i][1:] {
+			if slices.Contains(keys, a) {
+				out = append(out, fmt.Sprintf("#%d %q", i, history[i]))
+				break
+			}
+		}
+	}
+	slices.Reverse(out)
+	return strings.Join(out, "\n")
 }
 
 // compareContents checks that both servers hold the same keys with the same values and the

@@ -1,0 +1,215 @@
+// Command ferricd runs one ferricd node: a durable, raft-replicated Redis-protocol server.
+//
+//	ferricd [config-file] [--name value ...]
+//
+// This file only wires the parts together (config → Pebble → shards → RESP listener →
+// metrics) and owns the process lifecycle: SIGINT/SIGTERM stop accepting clients, close
+// connections, stop the shards and close the database, in that order.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"ferricd/internal/command"
+	"ferricd/internal/config"
+	"ferricd/internal/metrics"
+	"ferricd/internal/node"
+	"ferricd/internal/resp"
+	"ferricd/internal/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	params, action, err := config.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferricd: %v\n", err)
+		return 2
+	}
+	switch action {
+	case config.ShowVersion:
+		fmt.Fprintf(stdout, "ferricd v=%s redis-compat=%s\n", version, node.RedisVersion)
+		return 0
+	case config.ShowHelp:
+		fmt.Fprint(stdout, config.Usage("ferricd"))
+		return 0
+	case config.Check:
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := config.Probe(ctx, params); err != nil {
+			fmt.Fprintf(stderr, "ferricd: check failed: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	logger, closeLog, err := newLogger(params, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferricd: %v\n", err)
+		return 2
+	}
+	defer closeLog()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, params, configFile(args), logger); err != nil {
+		logger.Error("ferricd stopped", "err", err)
+		return 1
+	}
+	logger.Info("ferricd stopped cleanly")
+	return 0
+}
+
+// configFile returns the config file named on the command line, if any.
+func configFile(args []string) string {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0]
+	}
+	return ""
+}
+
+func newLogger(params *config.Store, stderr io.Writer) (*slog.Logger, func(), error) {
+	out, closeFn := stderr, func() {}
+	if path := params.LogFile(); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("logfile: %w", err)
+		}
+		out, closeFn = f, func() { f.Close() }
+	}
+	h := slog.NewTextHandler(out, &slog.HandlerOptions{Level: params.LogLevelVar()})
+	return slog.New(h), closeFn, nil
+}
+
+func serve(ctx context.Context, params *config.Store, configPath string, logger *slog.Logger) (err error) {
+	if err := os.MkdirAll(params.Dir(), 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db, err := store.Open(store.Options{Dir: params.Dir(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close pebble: %w", cerr)
+		}
+	}()
+
+	m := metrics.New(metrics.Options{Version: version})
+	table := command.New()
+	n, err := node.Open(ctx, node.Config{
+		DB:       db,
+		Shards:   params.Shards(),
+		NodeID:   1,
+		Table:    table,
+		Params:   params,
+		Info:     m,
+		Observer: m,
+		Logger:   logger,
+		InfoStatic: node.InfoStatic{
+			Version:    version,
+			Port:       params.Port(),
+			ConfigFile: configPath,
+			MaxClients: params.MaxClients,
+			MaxMemory:  params.MaxMemory,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	m.SetSources(n.MetricSources())
+
+	srv, err := resp.NewServer(resp.Config{
+		Addrs:                  listenAddrs(params),
+		Table:                  table,
+		Backend:                n,
+		Observer:               m,
+		Logger:                 logger,
+		RequirePass:            params.RequirePass,
+		MaxClients:             func() int { return int(params.MaxClients()) },
+		ProtoMaxBulkLen:        params.ProtoMaxBulkLen,
+		ClientQueryBufferLimit: params.ClientQueryBufferLimit,
+		Version:                node.RedisVersion,
+		TCPKeepAlive:           params.TCPKeepAlive(),
+	})
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- srv.Serve(ctx) }()
+	metricsDone := make(chan struct{})
+	if port := params.MetricsPort(); port > 0 {
+		addr := net.JoinHostPort(metricsHost(params), strconv.Itoa(port))
+		go func() {
+			defer close(metricsDone)
+			if err := m.Serve(ctx, addr); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("metrics endpoint stopped", "addr", addr, "err", err)
+			}
+		}()
+	} else {
+		close(metricsDone)
+	}
+	logger.Info("ferricd ready", "version", version, "addrs", fmt.Sprint(srv.Addrs()), "dir", params.Dir(),
+		"shards", params.Shards(), "metrics-port", params.MetricsPort())
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-errs:
+		logger.Error("listener failed", "err", err)
+	}
+	_ = srv.Close()
+	if err == nil {
+		err = <-errs
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	}
+	<-metricsDone
+	return err
+}
+
+// listenAddrs turns bind/port into listen addresses; optional ones ("-::*") are kept only if
+// the address family is available here.
+func listenAddrs(params *config.Store) []string {
+	var out []string
+	for _, l := range params.Listeners() {
+		if l.Optional {
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				continue
+			}
+			ln.Close()
+		}
+		out = append(out, l.Addr)
+	}
+	return out
+}
+
+// metricsHost serves metrics on the first bind address, so a loopback-only node does not
+// expose its metrics to the network either.
+func metricsHost(params *config.Store) string {
+	if b := params.Bind(); len(b) > 0 {
+		h := strings.TrimPrefix(b[0], "-")
+		if h == "*" {
+			return "0.0.0.0"
+		}
+		return h
+	}
+	return "127.0.0.1"
+}

@@ -1,0 +1,101 @@
+package command
+
+import (
+	_ "embed"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The README's compatibility section is generated from the table (cmd/gendocs), so it can
+// never claim a command ferricd lacks or miss one it gained.
+
+// redisCommandList is every command and subcommand of Redis 7.0.15 (COMMAND LIST, sorted),
+// recorded once from the real server.
+//
+//go:embed testdata/redis-7.0-commands.txt
+var redisCommandList string
+
+// compatNote is how a command differs from Redis; commands without one behave as Redis 7.0.
+type compatNote struct {
+	status string // "partial" or "no-op"; "" means full support
+	note   string
+}
+
+// compatNotes holds the deviations the implementing families document. Keyed by full name.
+var compatNotes = map[string]compatNote{
+	"unlink":                  {"", "same as DEL: deletes are O(1) for every type"},
+	"touch":                   {"partial", "no access times are kept; counts the existing keys"},
+	"copy":                    {"partial", "database 0 only (`DB n` with n ≠ 0: `ERR DB index is out of range`)"},
+	"keys":                    {"", "a pattern whose literal prefix holds a hash tag reads one slot"},
+	"scan":                    {"", "the cursor is a slot number; whole slots per call, so no key is returned twice"},
+	"object|encoding":         {"partial", "strings exact (the writing command is recorded)"},
+	"object|freq":             {"partial", "no LFU counters: always Redis' non-LFU-policy error"},
+	"object|idletime":         {"partial", "no access clock: always 0"},
+	"object|refcount":         {"partial", "derived: 2147483647 for shared integers 0..9999, else 1"},
+	"memory|usage":            {"partial", "an estimate; matches Redis 7.0 (jemalloc, 64-bit) for strings"},
+	"flushall":                {"", "ASYNC and SYNC both reply once every shard has dropped its data"},
+	"flushdb":                 {"", "one database: same as FLUSHALL"},
+	"save":                    {"no-op", "every acknowledged write is already durable"},
+	"bgsave":                  {"no-op", "every acknowledged write is already durable"},
+	"lastsave":                {"", "the node's last durable point"},
+	"config|rewrite":          {"partial", "only when the node was started from a config file"},
+	"command|docs":            {"partial", "no argument descriptions"},
+	"function|list":           {"partial", "ferricd has no functions: always empty"},
+	"function|flush":          {"no-op", "ferricd has no functions"},
+	"command|getkeys":         {"", "keys as ferricd routes them"},
+	"memory|help":             {"", "lists the subcommands ferricd implements"},
+	"function|help":           {"", "lists the subcommands ferricd implements"},
+	"command|list":            {"", "FILTERBY MODULE always matches nothing"},
+	"command|getkeysandflags": {"", "access flags from Redis 7.0's key specs"},
+}
+
+// CompatTable renders the README's command compatibility section: a markdown table of every
+// command and subcommand ferricd implements, then the Redis 7.0 commands it does not
+// implement yet.
+func CompatTable(t *Table) string {
+	var b strings.Builder
+	b.WriteString("| Command | Group | ferricd | Notes |\n|---|---|---|---|\n")
+	have := make(map[string]bool)
+	for _, s := range cmdSortedSpecs(t.All()) {
+		rows := []*Spec{s}
+		if len(s.Subcommands) > 0 {
+			rows = append(rows, cmdSubSpecs(s)...)
+		}
+		for _, r := range rows {
+			have[r.Name] = true
+			n := compatNotes[r.Name]
+			status := "yes"
+			if n.status != "" {
+				status = n.status
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", compatName(r.Name), r.Group, status, mdEscape(n.note))
+		}
+	}
+	var missing []string
+	for _, name := range strings.Fields(redisCommandList) {
+		if !have[name] {
+			missing = append(missing, compatName(name))
+		}
+	}
+	slices.Sort(missing)
+	for i, name := range missing {
+		missing[i] = "`" + name + "`"
+	}
+	fmt.Fprintf(&b, "\nNot implemented yet (%d of Redis 7.0's %d commands and subcommands): ",
+		len(missing), len(strings.Fields(redisCommandList)))
+	if len(missing) == 0 {
+		b.WriteString("none.\n")
+	} else {
+		b.WriteString(strings.Join(missing, ", ") + ".\n")
+	}
+	return b.String()
+}
+
+// compatName writes "config|get" as users type it: CONFIG GET.
+func compatName(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "|", " "))
+}
+
+// mdEscape keeps a note inside its table cell.
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

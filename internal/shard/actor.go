@@ -1,0 +1,354 @@
+package shard
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// actor is the state owned by the shard goroutine. Nothing in it is touched by any other
+// goroutine, so nothing in it is locked; see the package doc.
+type actor struct {
+	s   *Shard
+	cfg *Config
+	db  *pebble.DB
+	st  *storage
+	rn  *raft.RawNode
+	obs Observer
+	log *slog.Logger
+
+	// Raft view, refreshed from every Ready.
+	term        uint64
+	commit      uint64
+	lead        uint64
+	isLeader    bool
+	singleVoter bool   // the ConfState's only voter is this node
+	leaderStart uint64 // last index right after this node became leader of the current term
+
+	// Proposals: the entry being built and the entries proposed but not yet applied.
+	incarnation uint64
+	nextSeq     uint64
+	build       entryBuilder
+	pending     pendingQueue
+
+	// Apply.
+	completions    []completion
+	durableApplied uint64 // applied index known to be on stable storage
+	lastTruncCheck uint64 // applied index at the last truncation attempt
+
+	// Reads; see read.go.
+	newReads   []*readReq
+	rounds     map[uint64][]*readReq // ReadIndex rounds awaiting their ReadState, by id
+	waiting    []*readReq            // reads with a known index waiting for apply
+	nextReadID uint64
+}
+
+func newActor(s *Shard, st *storage) (*actor, error) {
+	cfg := &s.cfg
+	a := &actor{
+		s:              s,
+		cfg:            cfg,
+		db:             cfg.DB,
+		st:             st,
+		obs:            cfg.Observer,
+		log:            s.log,
+		term:           st.hs.term,
+		commit:         st.hs.commit,
+		incarnation:    newIncarnation(),
+		nextSeq:        1,
+		durableApplied: st.applied,
+		lastTruncCheck: st.applied,
+		rounds:         make(map[uint64][]*readReq),
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:              cfg.NodeID,
+		ElectionTick:    cfg.ElectionTicks,
+		HeartbeatTick:   cfg.HeartbeatTicks,
+		Storage:         st,
+		Applied:         st.applied,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		// Apply batches stay bounded, and a leader that cannot commit stops growing its log
+		// (further proposals are dropped and fail with ErrTryAgain).
+		MaxCommittedSizePerReady:  8 << 20,
+		MaxUncommittedEntriesSize: 64 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		// Followers answer ErrNotLeader instead of forwarding: a forwarded proposal can be
+		// lost without notice, and the node forwards commands itself.
+		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
+		Logger:                    raftLogger{l: s.log},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.rn = rn
+	a.singleVoter = isSingleVoter(st.conf, cfg.NodeID)
+	if a.singleVoter {
+		// Nobody else can win an election: become leader now instead of after a timeout.
+		if err := rn.Campaign(); err != nil {
+			return nil, fmt.Errorf("shard %d: campaign: %w", cfg.ShardID, err)
+		}
+	}
+	return a, nil
+}
+
+func isSingleVoter(cs *raftpb.ConfState, self uint64) bool {
+	v := cs.GetVoters()
+	return len(v) == 1 && v[0] == self && len(cs.GetVotersOutgoing()) == 0
+}
+
+// run is the shard goroutine.
+func (a *actor) run() {
+	defer close(a.s.loopDone)
+	ticker := time.NewTicker(a.cfg.TickInterval)
+	defer ticker.Stop()
+	for {
+		propC, readC := a.s.propC, a.s.readC
+		if a.electingSelf() {
+			// Leave proposals and reads queued (nil channels block) instead of failing
+			// them with ErrNotLeader during the few Readies a single voter's election takes.
+			propC, readC = nil, nil
+		}
+		if !a.rn.HasReady() {
+			select {
+			case <-a.s.stopC:
+				a.shutdown()
+				return
+			case <-ticker.C:
+				a.tick()
+			case p := <-propC:
+				a.addProposal(p)
+			case m := <-a.s.recvC:
+				a.step(m)
+			case r := <-readC:
+				a.newReads = append(a.newReads, r)
+			}
+		}
+		select {
+		case <-a.s.stopC:
+			a.shutdown()
+			return
+		default:
+		}
+		// Take everything else that is waiting: all of it goes into this Ready, which is
+		// what batches proposals that arrived during the previous sync into one entry.
+		a.drain(ticker.C, propC, readC)
+		a.flushEntry()
+		a.startReads()
+		// The second round applies what the first one's sync just committed on a single
+		// voter, before new proposals add another sync in front of it.
+		for i := 0; i < 2 && a.rn.HasReady(); i++ {
+			a.handleReady()
+		}
+	}
+}
+
+// drain handles, without blocking, what is queued on the actor's channels. It is bounded so
+// that a steady stream of one kind cannot starve the Ready handling.
+func (a *actor) drain(tickC <-chan time.Time, propC <-chan proposal, readC <-chan *readReq) {
+	limit := 2*a.cfg.SubmitQueue + cap(a.s.recvC)
+	for range limit {
+		select {
+		case <-tickC:
+			a.tick()
+		case p := <-propC:
+			a.addProposal(p)
+		case m := <-a.s.recvC:
+			a.step(m)
+		case r := <-readC:
+			a.newReads = append(a.newReads, r)
+		default:
+			return
+		}
+	}
+}
+
+// electingSelf reports whether this node is the group's only voter but not leader yet: it is
+// then winning its own election, which takes a Ready or two (its votes must be persisted).
+func (a *actor) electingSelf() bool { return a.singleVoter && !a.isLeader }
+
+func (a *actor) tick() {
+	a.rn.Tick()
+	a.sweepReads()
+}
+
+func (a *actor) step(m *raftpb.Message) {
+	if m.GetType() == raftpb.MsgUnreachable {
+		a.rn.ReportUnreachable(m.GetFrom())
+		return
+	}
+	if err := a.rn.Step(m); err != nil {
+		a.log.Debug("raft step", "type", m.GetType().String(), "from", m.GetFrom(), "err", err)
+	}
+}
+
+// handleReady persists, sends, applies and advances one Ready; see the package doc for why
+// in this order.
+func (a *actor) handleReady() {
+	rd := a.rn.Ready()
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		// Unreachable while Storage.Snapshot never returns one; applying only the metadata
+		// would leave the state machine silently behind its applied index.
+		panic(fmt.Sprintf("shard %d: received a raft snapshot at index %d; snapshot transfer is not implemented",
+			a.cfg.ShardID, rd.Snapshot.GetMetadata().GetIndex()))
+	}
+	lostLeadership, becameLeader := false, false
+	if ss := rd.SoftState; ss != nil {
+		if ss.Lead != a.lead {
+			a.lead = ss.Lead
+			if a.obs != nil {
+				a.obs.LeaderChanged(a.cfg.ShardID)
+			}
+		}
+		was := a.isLeader
+		a.isLeader = ss.RaftState == raft.StateLeader
+		lostLeadership, becameLeader = was && !a.isLeader, !was && a.isLeader
+	}
+	termChanged := false
+	if hs := rd.HardState; !raft.IsEmptyHardState(hs) {
+		termChanged = hs.GetTerm() != a.term
+		a.term, a.commit = hs.GetTerm(), hs.GetCommit()
+	}
+	if lostLeadership || termChanged {
+		a.s.fastRead.Store(false)
+	}
+
+	var ab *pebble.Batch
+	if len(rd.CommittedEntries) > 0 {
+		ab = a.db.NewIndexedBatch()
+	}
+	a.persist(&rd, ab)
+	if a.isLeader && (becameLeader || termChanged) {
+		// Raft appended the leader's empty entry in this Ready: once it is applied, so is
+		// everything committed before this node took over.
+		a.leaderStart = a.st.lastIdx
+	}
+	a.send(rd.Messages)
+	if ab != nil {
+		a.apply(ab, rd.CommittedEntries)
+	}
+	// After applying, so that a proposal that did commit in this Ready is answered as such.
+	if lostLeadership || termChanged {
+		a.failPending(ErrTryAgain)
+	}
+	if lostLeadership {
+		a.failReads(NotLeaderError{LeaderID: a.lead})
+	} else if termChanged {
+		// Re-elected within one Ready: raft forgot the rounds of the old term, so they are
+		// retried (with new request contexts) on the next iteration.
+		a.retryRounds()
+	}
+	a.handleReadStates(rd.ReadStates)
+	a.rn.Advance(rd)
+	a.maybeTruncate()
+	a.updateFastRead()
+	a.publishStatus()
+}
+
+// persist writes the Ready's entries and HardState. When only the commit index changed (no
+// sync needed) and entries are about to be applied, the HardState joins the apply batch
+// instead of costing a commit of its own.
+func (a *actor) persist(rd *raft.Ready, ab *pebble.Batch) {
+	hasHS := !raft.IsEmptyHardState(rd.HardState)
+	if len(rd.Entries) == 0 && !hasHS {
+		return
+	}
+	if !rd.MustSync && len(rd.Entries) == 0 && ab != nil {
+		a.st.stageHardState(ab, rd.HardState)
+		return
+	}
+	b := a.db.NewBatch()
+	a.st.stageAppend(b, rd.Entries)
+	if hasHS {
+		a.st.stageHardState(b, rd.HardState)
+	}
+	if rd.MustSync {
+		start := time.Now()
+		a.mustCommit(b, pebble.Sync)
+		// Pebble's WAL is sequential: this sync made every earlier NoSync apply durable.
+		a.durableApplied = a.st.applied
+		if a.obs != nil {
+			a.obs.SyncDone(a.cfg.ShardID, time.Since(start))
+		}
+	} else {
+		a.mustCommit(b, pebble.NoSync)
+	}
+	_ = b.Close()
+}
+
+func (a *actor) mustCommit(b *pebble.Batch, opts *pebble.WriteOptions) {
+	if err := b.Commit(opts); err != nil {
+		// The in-memory raft state already moved on; continuing would diverge from disk.
+		panic(fmt.Sprintf("shard %d: commit raft batch: %v", a.cfg.ShardID, err))
+	}
+}
+
+func (a *actor) send(msgs []*raftpb.Message) {
+	if len(msgs) == 0 || a.cfg.Transport == nil {
+		return
+	}
+	a.cfg.Transport.Send(a.cfg.ShardID, msgs)
+}
+
+func (a *actor) publishStatus() {
+	st := Status{
+		ShardID:    a.cfg.ShardID,
+		NodeID:     a.cfg.NodeID,
+		LeaderID:   a.lead,
+		Term:       a.term,
+		Commit:     a.commit,
+		Applied:    a.st.applied,
+		LastIndex:  a.st.lastIdx,
+		FirstIndex: a.st.truncIdx + 1,
+		IsLeader:   a.isLeader,
+	}
+	a.s.statusMu.Lock()
+	a.s.status = st
+	a.s.statusMu.Unlock()
+}
+
+// shutdown answers everything still waiting with ErrStopped. Submits racing with it are
+// answered by Stop after the goroutine is gone.
+func (a *actor) shutdown() {
+	a.s.fastRead.Store(false)
+	a.failPending(ErrStopped)
+	a.failDones(a.build.dones, ErrStopped)
+	a.build.dones = clearSlice(a.build.dones)
+	a.build.payloads = clearSlice(a.build.payloads)
+	for {
+		select {
+		case p := <-a.s.propC:
+			a.s.finish(p.done, nil, ErrStopped)
+			a.failed(1)
+			continue
+		default:
+		}
+		break
+	}
+	a.failReads(ErrStopped)
+	for _, r := range a.newReads {
+		r.answer(ErrStopped)
+	}
+	a.newReads = nil
+	a.isLeader, a.lead = false, 0
+	a.publishStatus()
+}
+
+func (a *actor) failed(n int) {
+	if a.obs != nil && n > 0 {
+		a.obs.ProposalsFailed(a.cfg.ShardID, n)
+	}
+}
+
+// clearSlice zeroes and truncates s, keeping its capacity for reuse without pinning garbage.
+func clearSlice[T any](s []T) []T {
+	clear(s)
+	return s[:0]
+}

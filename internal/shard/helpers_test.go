@@ -1,0 +1,244 @@
+package shard
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+)
+
+// testSM appends every payload it is given to a per-shard list in Pebble:
+// 'T'|shard|'n' holds the count, 'T'|shard|'p'|position holds index|payload. It is not
+// idempotent on purpose: applying an entry twice shows up as a duplicate record.
+type testSM struct {
+	shardID uint64
+
+	mu      sync.Mutex
+	entries map[uint64]bool // distinct raft indexes seen in this process
+	calls   int
+
+	// If gate is non-nil, Apply signals entered (without blocking) and then waits for gate
+	// to be closed.
+	gate, entered chan struct{}
+}
+
+func newTestSM(shardID uint64) *testSM {
+	return &testSM{shardID: shardID, entries: make(map[uint64]bool)}
+}
+
+func smKey(shardID uint64, kind byte, pos uint64) []byte {
+	k := make([]byte, 0, 18)
+	k = append(k, 'T')
+	k = binary.BigEndian.AppendUint64(k, shardID)
+	k = append(k, kind)
+	if kind == 'p' {
+		k = binary.BigEndian.AppendUint64(k, pos)
+	}
+	return k
+}
+
+func (m *testSM) Apply(b *pebble.Batch, index uint64, payload []byte) any {
+	if m.gate != nil {
+		select {
+		case m.entered <- struct{}{}:
+		default:
+		}
+		<-m.gate
+	}
+	countKey := smKey(m.shardID, 'n', 0)
+	var n uint64
+	v, closer, err := b.Get(countKey)
+	switch {
+	case err == nil:
+		n = binary.BigEndian.Uint64(v)
+		closer.Close()
+	case !errors.Is(err, pebble.ErrNotFound):
+		panic(err)
+	}
+	n++
+	val := binary.BigEndian.AppendUint64(nil, index)
+	val = append(val, payload...)
+	if err := b.Set(smKey(m.shardID, 'p', n), val, nil); err != nil {
+		panic(err)
+	}
+	if err := b.Set(countKey, binary.BigEndian.AppendUint64(nil, n), nil); err != nil {
+		panic(err)
+	}
+	m.mu.Lock()
+	m.entries[index] = true
+	m.calls++
+	m.mu.Unlock()
+	return index
+}
+
+func (m *testSM) callCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}
+
+func (m *testSM) distinctEntries() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries)
+}
+
+type record struct {
+	index   uint64
+	payload string
+}
+
+// readRecords returns everything the test state machine of shardID applied, in order.
+func readRecords(t testing.TB, db *pebble.DB, shardID uint64) []record {
+	t.Helper()
+	lo, hi := smKey(shardID, 'p', 0), smKey(shardID, 'p', ^uint64(0))
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var out []record
+	for ok := it.First(); ok; ok = it.Next() {
+		v := it.Value()
+		out = append(out, record{index: binary.BigEndian.Uint64(v), payload: string(v[8:])})
+	}
+	return out
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
+
+func openDB(t testing.TB, fs vfs.FS, dir string) *pebble.DB {
+	t.Helper()
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:                 fs,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             quietLogger{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func checkLeaks(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
+func testConfig(db *pebble.DB, sm StateMachine) Config {
+	return Config{
+		ShardID:      7,
+		NodeID:       1,
+		Peers:        []uint64{1},
+		DB:           db,
+		SM:           sm,
+		TickInterval: 10 * time.Millisecond,
+	}
+}
+
+func mustStart(t testing.TB, cfg Config) *Shard {
+	t.Helper()
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type result struct {
+	v   any
+	err error
+}
+
+// submit submits and waits for the answer, failing the test after a timeout.
+func submit(t testing.TB, s *Shard, payload string) (any, error) {
+	t.Helper()
+	ch := make(chan result, 1)
+	s.Submit([]byte(payload), func(v any, err error) { ch <- result{v, err} })
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("submit %q: no answer", payload)
+		return nil, nil
+	}
+}
+
+// waitFor polls cond until it holds or the timeout expires.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// countingObserver counts observer events.
+type countingObserver struct {
+	syncs, committed, failed, leaderChanges atomic.Int64
+}
+
+func (o *countingObserver) SyncDone(uint64, time.Duration)     { o.syncs.Add(1) }
+func (o *countingObserver) ProposalsCommitted(_ uint64, n int) { o.committed.Add(int64(n)) }
+func (o *countingObserver) ProposalsFailed(_ uint64, n int)    { o.failed.Add(int64(n)) }
+func (o *countingObserver) LeaderChanged(uint64)               { o.leaderChanges.Add(1) }
+
+// testNet delivers raft messages between in-process shards, with per-node isolation.
+type testNet struct {
+	mu       sync.Mutex
+	shards   map[uint64]*Shard
+	isolated map[uint64]bool
+}
+
+func newTestNet() *testNet {
+	return &testNet{shards: make(map[uint64]*Shard), isolated: make(map[uint64]bool)}
+}
+
+func (n *testNet) set(id uint64, s *Shard) {
+	n.mu.Lock()
+	n.shards[id] = s
+	n.mu.Unlock()
+}
+
+func (n *testNet) isolate(id uint64, on bool) {
+	n.mu.Lock()
+	n.isolated[id] = on
+	n.mu.Unlock()
+}
+
+type netEndpoint struct {
+	net  *testNet
+	from uint64
+}
+
+func (e netEndpoint) Send(_ uint64, msgs []*raftpb.Message) {
+	for _, m := range msgs {
+		e.net.mu.Lock()
+		to := e.net.shards[m.GetTo()]
+		cut := e.net.isolated[e.from] || e.net.isolated[m.GetTo()]
+		e.net.mu.Unlock()
+		if to == nil || cut {
+			continue
+		}
+		// A real transport serializes: never share a message between two RawNodes.
+		_ = to.Step(proto.Clone(m).(*raftpb.Message))
+	}
+}
