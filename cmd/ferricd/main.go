@@ -109,7 +109,7 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 		}
 	}()
 
-	m := metrics.New(metrics.Options{Version: version})
+	m := metrics.New(metrics.Options{Version: version, Pprof: params.EnablePprof()})
 	table := command.New()
 	n, err := node.Open(ctx, node.Config{
 		DB:       db,

@@ -39,6 +39,7 @@ type snapshot struct {
 	vals []string // canonical value, by defs index
 
 	port, metricsPort, shards, databases int
+	enablePprof                          bool
 	maxClients                           int64
 	protoMaxBulkLen, clientQueryBufLimit int64
 	maxMemory                            uint64
@@ -77,6 +78,7 @@ func (s *Store) publish(vals []string) {
 	}
 	n.port = int(atoi("port"))
 	n.metricsPort = int(atoi("metrics-port"))
+	n.enablePprof = get("enable-pprof") == "yes"
 	n.shards = int(atoi("shards"))
 	n.databases = int(atoi("databases"))
 	n.maxClients = atoi("maxclients")
@@ -345,6 +347,9 @@ func (s *Store) MaxMemory() uint64 { return s.cur.Load().maxMemory }
 
 // MetricsPort is the port of the metrics HTTP endpoint; 0 means disabled.
 func (s *Store) MetricsPort() int { return s.cur.Load().metricsPort }
+
+// EnablePprof reports whether the metrics endpoint also serves /debug/pprof/.
+func (s *Store) EnablePprof() bool { return s.cur.Load().enablePprof }
 
 // Timeout is how long a client may stay idle; 0 means forever.
 func (s *Store) Timeout() time.Duration { return s.cur.Load().timeout }

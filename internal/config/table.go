@@ -91,6 +91,8 @@ func table() []def {
 			used("Number of shards (raft groups) on this node. Fixed once the data directory exists."),
 		integer("metrics-port", "9121", 0, portMax).immutable().own().
 			used("Port of the HTTP endpoint serving /metrics, /healthz and /readyz; 0 disables it."),
+		boolean("enable-pprof", "no").immutable().own().
+			used("Also serve Go's profiler under /debug/pprof/ on the metrics port."),
 
 		// Parameters the node acts on.
 		integer("port", "6379", 0, portMax).immutable().

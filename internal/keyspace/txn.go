@@ -29,6 +29,13 @@ type Txn struct {
 	index  uint64
 	seq    uint64
 	counts *Counts
+	// last caches the metadata of the key a write Txn touched last: commands look a key up
+	// and then write it, and the write needs the old metadata again (TTL index, counters).
+	last struct {
+		valid, ok bool
+		key       []byte
+		m         Meta
+	}
 
 	// Hits and Misses count key lookups of a read Txn (INFO keyspace_hits/misses).
 	Hits, Misses int64
@@ -69,8 +76,12 @@ func (t *Txn) NewVersion() uint64 {
 
 // rawMeta reads key's metadata with no expiry check.
 func (t *Txn) rawMeta(key []byte) (Meta, bool, error) {
+	if t.last.valid && bytes.Equal(t.last.key, key) {
+		return t.last.m, t.last.ok, nil
+	}
 	v, closer, err := t.r.Get(MetaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
+		t.remember(key, nil)
 		return Meta{}, false, nil
 	}
 	if err != nil {
@@ -81,7 +92,22 @@ func (t *Txn) rawMeta(key []byte) (Meta, bool, error) {
 	if err != nil {
 		return Meta{}, false, err
 	}
+	t.remember(key, &m)
 	return m, true, nil
+}
+
+// remember caches key's current metadata (nil: absent) in a write Txn.
+func (t *Txn) remember(key []byte, m *Meta) {
+	if t.b == nil {
+		return
+	}
+	t.last.valid, t.last.ok = true, m != nil
+	t.last.key = append(t.last.key[:0], key...)
+	if m != nil {
+		t.last.m = *m
+	} else {
+		t.last.m = Meta{}
+	}
 }
 
 // Lookup returns key's metadata. An expired key reads as absent; a write Txn also deletes it.
@@ -180,6 +206,7 @@ func (t *Txn) put(key []byte, old, m *Meta) error {
 	if err := t.b.Set(appendMetaKey(nil, slot, key), encodeMeta(nil, m), nil); err != nil {
 		return err
 	}
+	t.remember(key, m)
 	if dkeys != 0 || dexp != 0 {
 		return t.counts.add(t.b, slot, dkeys, dexp)
 	}
@@ -199,6 +226,7 @@ func (t *Txn) remove(key []byte, m *Meta) error {
 	if err := t.b.Delete(appendMetaKey(nil, slot, key), nil); err != nil {
 		return err
 	}
+	t.remember(key, nil)
 	return t.counts.add(t.b, slot, -1, dexp)
 }
 
@@ -248,5 +276,6 @@ func (t *Txn) FlushRange(r routing.Range) error {
 		}
 	}
 	t.counts.resetRange(r)
+	t.last.valid = false
 	return nil
 }

@@ -54,6 +54,8 @@ type Options struct {
 	// Version is reported as ferricd_build_info{version}.
 	Version string
 	Sources Sources
+	// Pprof adds Go's profiler under /debug/pprof/ to Handler.
+	Pprof bool
 }
 
 // Metrics is a node's instrumentation. All methods are safe for concurrent use.
@@ -62,6 +64,7 @@ type Metrics struct {
 	sources atomic.Pointer[Sources]
 	version string
 	desc    descs
+	pprof   bool
 
 	// Event counters; all monotonic except the connected gauge.
 	connected                    atomic.Int64
@@ -96,7 +99,7 @@ type baseline struct {
 // New builds a Metrics with its own registry holding the Go runtime, process and build-info
 // collectors and ferricd's own.
 func New(opts Options) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), version: opts.Version, desc: newDescs()}
+	m := &Metrics{reg: prometheus.NewRegistry(), version: opts.Version, desc: newDescs(), pprof: opts.Pprof}
 	if m.version == "" {
 		m.version = "unknown"
 	}

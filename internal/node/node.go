@@ -108,6 +108,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkShardCount(cfg.DB, cfg.Shards); err != nil {
+		return nil, err
+	}
 	counts, err := keyspace.LoadCounts(cfg.DB)
 	if err != nil {
 		return nil, err

@@ -92,20 +92,18 @@ type slot struct {
 }
 
 func newConn(s *Server, nc net.Conn, id uint64, parent context.Context) *conn {
-	ctx, cancel := context.WithCancel(parent)
 	now := time.Now()
 	c := &conn{
 		srv:     s,
 		nc:      nc,
 		id:      id,
-		ctx:     ctx,
-		cancel:  cancel,
 		addr:    nc.RemoteAddr().String(),
 		laddr:   nc.LocalAddr().String(),
 		fd:      socketFD(nc),
 		created: now,
 		authed:  s.cfg.RequirePass() == "",
 	}
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(parent, sessionKey{}, c))
 	c.st = connState{proto: 2, lastActive: now}
 	c.in = newInbound(nc, c.limits, s.obs.NetInput)
 	// redcon wraps its source in a bufio.Reader unless it already is one; handing it ours

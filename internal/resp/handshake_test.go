@@ -1,8 +1,10 @@
 package resp
 
 import (
+	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -145,6 +147,42 @@ func TestResetState(t *testing.T) {
 	for _, field := range []string{" name= ", " flags=N ", " resp=2 ", " lib-name=mylib "} {
 		if !strings.Contains(info, field) {
 			t.Errorf("CLIENT INFO after RESET lacks %q: %q", field, info)
+		}
+	}
+}
+
+func TestSessionFromContext(t *testing.T) {
+	if _, ok := SessionFromContext(t.Context()); ok {
+		t.Fatal("a session from a bare context")
+	}
+	var mu sync.Mutex
+	var got []Session
+	ts := startServer(t, nil, func(s *Server) {
+		s.cfg.Backend.(*fakeBackend).onExec = func(ctx context.Context) {
+			s, ok := SessionFromContext(ctx)
+			if !ok {
+				t.Error("no session in Exec's context")
+			}
+			mu.Lock()
+			got = append(got, s)
+			mu.Unlock()
+		}
+	})
+	c := dialRaw(t, ts.addr)
+	id := c.clientID()
+	c.send(multibulk("GET", "k") + "READONLY\r\nHELLO 3\r\n" + multibulk("GET", "k"))
+	c.expect("$-1\r\n", "+OK\r\n")
+	c.read()
+	c.expect("_\r\n")
+	want := []Session{{Proto: 2}, {Proto: 3, ReadOnly: true}}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("sessions %+v", got)
+	}
+	for i := range want {
+		if strconv.FormatUint(got[i].ID, 10) != id || got[i].Proto != want[i].Proto || got[i].ReadOnly != want[i].ReadOnly {
+			t.Fatalf("sessions %+v, want %+v with id %s", got, want, id)
 		}
 	}
 }

@@ -37,6 +37,7 @@ type fakeBackend struct {
 	segments []int
 	execs    atomic.Int64
 	sleeping chan struct{} // receives when an fsleep starts
+	onExec   func(ctx context.Context)
 }
 
 func newFakeBackend() *fakeBackend {
@@ -45,6 +46,9 @@ func newFakeBackend() *fakeBackend {
 
 func (b *fakeBackend) Exec(ctx context.Context, calls []Call, out []reply.Value) {
 	b.execs.Add(1)
+	if b.onExec != nil {
+		b.onExec(ctx)
+	}
 	b.mu.Lock()
 	b.segments = append(b.segments, len(calls))
 	b.mu.Unlock()
@@ -97,6 +101,8 @@ func (b *fakeBackend) run(ctx context.Context, c Call) reply.Value {
 	case "fbig":
 		n, _ := strconv.Atoi(string(c.Args[1]))
 		return reply.Bulk(bytes.Repeat([]byte("v"), n))
+	case "fpanic":
+		panic("fake backend bug")
 	case "fsleep":
 		b.mu.Unlock()
 		b.sleeping <- struct{}{}
@@ -160,6 +166,7 @@ func testTable() *command.Table {
 	add("fkinds", 2, command.KindServer)
 	add("fbig", 2, command.KindServer)
 	add("fsleep", 1, command.KindServer)
+	add("fpanic", 1, command.KindServer)
 	return t
 }
 

@@ -56,8 +56,8 @@ var (
 	errQueryBuffer      = &protoError{quiet: true}
 )
 
-// limits are the request limits in force; the connection refreshes them before each read
-// of a batch, so CONFIG SET and AUTH take effect from the next command on.
+// limits are the request limits in force. They are re-read before each batch and after
+// each read from the socket, so CONFIG SET and AUTH take effect from the next command on.
 type limits struct {
 	maxArgs  int64 // multibulk count (and inline argument count)
 	maxBulk  int64 // one argument's length
@@ -113,7 +113,7 @@ type inbound struct {
 	boundary int
 
 	state    int
-	after    int    // state to enter after stHeadEnd
+	after    int    // the header line stHeadEnd ends: stCount or stBulkHead
 	header   number // the number in the current header line
 	first    byte   // first byte of a '$' header line
 	hlen     int    // bytes of the current header line

@@ -224,6 +224,25 @@ func (a *actor) handleReady() {
 	if len(rd.CommittedEntries) > 0 {
 		ab = a.db.NewIndexedBatch()
 	}
+	// Committed entries that were already durable before this Ready are applied (and their
+	// proposers answered) before this Ready's new entries are synced: otherwise every write
+	// would wait for two fsyncs, its own and that of the entries proposed while it was being
+	// synced. Raft may hand over entries committed by the leader that this Ready is only now
+	// appending (a follower catching up); those must be persisted first, as usual. The
+	// HardState goes into the apply batch too, so the durable commit index never trails the
+	// durable applied index (a restart with applied > commit would be refused).
+	applyFirst := ab != nil && rd.CommittedEntries[len(rd.CommittedEntries)-1].GetIndex() <= a.st.lastIdx &&
+		(len(rd.Entries) == 0 || rd.Entries[0].GetIndex() > rd.CommittedEntries[len(rd.CommittedEntries)-1].GetIndex())
+	if applyFirst {
+		if !raft.IsEmptyHardState(rd.HardState) {
+			a.st.stageHardState(ab, rd.HardState)
+		}
+		a.apply(ab, rd.CommittedEntries)
+		ab = nil
+		if len(rd.Entries) == 0 && !rd.MustSync {
+			rd.HardState = nil // already written with the applied index
+		}
+	}
 	a.persist(&rd, ab)
 	if a.isLeader && (becameLeader || termChanged) {
 		// Raft appended the leader's empty entry in this Ready: once it is applied, so is

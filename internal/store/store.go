@@ -13,6 +13,7 @@
 //	'e'  expiry index                  internal/keyspace  e | slot(2B BE) | at(8B BE) | user key
 //	's'  collection sub-keys           internal/keyspace  s | slot(2B BE) | ...
 //	'c'  per-slot key counters         internal/keyspace  c | slot(2B BE)
+//	'n'  node metadata (shard count)    internal/node      n | name
 //
 // User data is ordered slot first, so the data of a slot range is one contiguous span per
 // prefix: snapshots, range moves and FLUSHALL of a shard are span operations.
@@ -34,6 +35,7 @@ const (
 	PrefixExpiry byte = 'e'
 	PrefixSub    byte = 's'
 	PrefixCount  byte = 'c'
+	PrefixNode   byte = 'n'
 )
 
 // Options configures Open.

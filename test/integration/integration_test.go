@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,4 +209,20 @@ func httpGet(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func TestRestartWithAnotherShardCountIsRefused(t *testing.T) {
+	p := testserver.StartFerricd(t, "--shards", "4")
+	if err := p.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(p.Dir, "data")
+	cmd := exec.Command(testserver.Binary(t), "--port", strconv.Itoa(testserver.FreePort(t)), "--dir", dir, "--shards", "8", "--metrics-port", "0")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("ferricd started on a 4-shard data dir with --shards 8; want a refusal\n%s", out)
+	}
+	if !strings.Contains(string(out), "created with 4 shards") {
+		t.Fatalf("refusal does not say why:\n%s", out)
+	}
 }
