@@ -27,6 +27,7 @@ func (g *gen) key() string {
 	}
 	return g.pick(plainKeys...)
 }
+
 // opt returns one of xs as a one-element list, or no argument at all.
 func (g *gen) opt(xs ...string) []string {
 	i := g.r.IntN(len(xs) + 1)
