@@ -1,9 +1,9 @@
-// Command gendocs regenerates the README's command compatibility section from the command
-// table, so the documentation cannot drift from what ferricd implements.
-//
-// It rewrites the lines between "<!-- commands:start -->" and "<!-- commands:end -->" of the
-// README with command.CompatTable. With -check it changes nothing and exits 1 when the
-// section is stale (for CI), 0 when it is current.
+// Command gendocs regenerates the README's generated sections, so the documentation cannot
+// drift from what ferricd implements: the command compatibility table (between
+// "<!-- commands:start -->" and "<!-- commands:end -->", from the command table) and the
+// options table (between "<!-- options:start -->" and "<!-- options:end -->", from the
+// parameter table of internal/config; skipped when those markers are absent). With -check it
+// changes nothing and exits 1 when a section is stale (for CI), 0 when all are current.
 //
 //	go run ./cmd/gendocs [-readme README.md] [-check]
 package main
@@ -17,11 +17,14 @@ import (
 	"os"
 
 	"ferricd/internal/command"
+	"ferricd/internal/config"
 )
 
 const (
-	startMarker = "<!-- commands:start -->"
-	endMarker   = "<!-- commands:end -->"
+	startMarker        = "<!-- commands:start -->"
+	endMarker          = "<!-- commands:end -->"
+	optionsStartMarker = "<!-- options:start -->"
+	optionsEndMarker   = "<!-- options:end -->"
 )
 
 func main() {
@@ -43,16 +46,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	updated, err := replaceSection(old, command.CompatTable(command.New()))
+	if err == nil && bytes.Contains(updated, []byte(optionsStartMarker)) {
+		updated, err = replaceBetween(updated, optionsStartMarker, optionsEndMarker, config.Markdown())
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gendocs: %s: %v\n", *readme, err)
 		return 2
 	}
 	if bytes.Equal(old, updated) {
-		fmt.Fprintf(stdout, "%s: commands section is up to date\n", *readme)
+		fmt.Fprintf(stdout, "%s: generated sections are up to date\n", *readme)
 		return 0
 	}
 	if *check {
-		fmt.Fprintf(stderr, "%s: commands section is stale; run go run ./cmd/gendocs\n", *readme)
+		fmt.Fprintf(stderr, "%s: generated sections are stale; run go run ./cmd/gendocs\n", *readme)
 		return 1
 	}
 	// Keep the file's permissions; write through a temporary file so a failure never leaves
@@ -72,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gendocs:", err)
 		return 2
 	}
-	fmt.Fprintf(stdout, "%s: commands section rewritten\n", *readme)
+	fmt.Fprintf(stdout, "%s: generated sections rewritten\n", *readme)
 	return 0
 }
 
@@ -80,6 +86,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 // markers must each appear once, start before end, on lines of their own (the end marker
 // may close the file without a newline).
 func replaceSection(doc []byte, body string) ([]byte, error) {
+	return replaceBetween(doc, startMarker, endMarker, body)
+}
+
+// replaceBetween is replaceSection for any pair of marker lines.
+func replaceBetween(doc []byte, startMarker, endMarker, body string) ([]byte, error) {
 	start, err := markerLine(doc, startMarker)
 	if err != nil {
 		return nil, err
