@@ -68,6 +68,7 @@ func (h *harness) do(args ...string) reply.Value {
 		if err := b.Commit(pebble.NoSync); err != nil {
 			h.t.Fatalf("commit: %v", err)
 		}
+		h.counts.Publish(b)
 		return v
 	default:
 		h.t.Fatalf("harness cannot run %s (kind %d)", spec.Name, spec.Kind)

@@ -65,6 +65,7 @@ func (g *srvHarness) write(fn func(tx *keyspace.Txn) error) {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		g.t.Fatal(err)
 	}
+	g.counts.Publish(b)
 }
 
 // set stores a string directly, so these tests do not depend on the string family.
@@ -110,7 +111,11 @@ func (f *srvFake) FlushAll(context.Context) error {
 	if err := tx.FlushRange(routing.Range{Start: 0, End: routing.NumSlots}); err != nil {
 		return err
 	}
-	return b.Commit(pebble.NoSync)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	f.h.counts.Publish(b)
+	return nil
 }
 
 func (f *srvFake) ReadAll(_ context.Context, fn func(tx *keyspace.Txn) reply.Value) reply.Value {

@@ -58,6 +58,7 @@ func (h *harness) strMakeList(key string) {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		h.t.Fatal(err)
 	}
+	h.counts.Publish(b)
 }
 
 // strMeta reads key's metadata as a read command would see it.

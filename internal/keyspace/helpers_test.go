@@ -3,6 +3,7 @@ package keyspace
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -73,6 +74,7 @@ func (e *env) write(now int64, index uint64, fn func(tx *Txn)) {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		e.t.Fatalf("commit batch of index %d: %v", index, err)
 	}
+	e.counts.Publish(b)
 }
 
 // read returns a read Txn on the DB at now.
@@ -111,7 +113,7 @@ func keyInSlot(slot uint16, suffix string) []byte {
 func rawMetaOf(t testing.TB, r pebble.Reader, key []byte) (Meta, bool) {
 	t.Helper()
 	v, closer, err := r.Get(MetaKey(key))
-	if err == pebble.ErrNotFound {
+	if errors.Is(err, pebble.ErrNotFound) {
 		return Meta{}, false
 	}
 	must(t, err)
@@ -127,7 +129,7 @@ func rawMetaOf(t testing.TB, r pebble.Reader, key []byte) (Meta, bool) {
 func hasKey(t testing.TB, r pebble.Reader, k []byte) bool {
 	t.Helper()
 	_, closer, err := r.Get(k)
-	if err == pebble.ErrNotFound {
+	if errors.Is(err, pebble.ErrNotFound) {
 		return false
 	}
 	must(t, err)

@@ -121,6 +121,7 @@ func TestScanSlotsVisitsLiveKeysInOrder(t *testing.T) {
 		{"range of expired keys only", routing.Range{Start: 6, End: 7}, 6},
 		{"shard boundary", routing.Range{Start: 8192, End: routing.NumSlots}, 8192},
 		{"from at the end", routing.Range{Start: 0, End: 100}, 100},
+		{"from beyond the end", routing.Range{Start: 0, End: 10}, 50},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, next := scan(t, f.e.read(now), c.r, c.from, 0)

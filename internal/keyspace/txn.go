@@ -77,7 +77,11 @@ func (t *Txn) NewVersion() uint64 {
 // rawMeta reads key's metadata with no expiry check.
 func (t *Txn) rawMeta(key []byte) (Meta, bool, error) {
 	if t.last.valid && bytes.Equal(t.last.key, key) {
-		return t.last.m, t.last.ok, nil
+		// Callers may modify what they get (SETBIT edits the value in place), so a hit hands
+		// out its own copy, as a read from Pebble does.
+		m := t.last.m
+		m.Value, m.Extra = bytes.Clone(m.Value), bytes.Clone(m.Extra)
+		return m, t.last.ok, nil
 	}
 	v, closer, err := t.r.Get(MetaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -103,10 +107,14 @@ func (t *Txn) remember(key []byte, m *Meta) {
 	}
 	t.last.valid, t.last.ok = true, m != nil
 	t.last.key = append(t.last.key[:0], key...)
+	value, extra := t.last.m.Value[:0], t.last.m.Extra[:0]
 	if m != nil {
+		// Copied: the caller keeps ownership of the buffers it passed to Put.
 		t.last.m = *m
+		t.last.m.Value = append(value, m.Value...)
+		t.last.m.Extra = append(extra, m.Extra...)
 	} else {
-		t.last.m = Meta{}
+		t.last.m = Meta{Value: value, Extra: extra}
 	}
 }
 
@@ -275,7 +283,7 @@ func (t *Txn) FlushRange(r routing.Range) error {
 			return fmt.Errorf("flush span %c: %w", p, err)
 		}
 	}
-	t.counts.resetRange(r)
+	t.counts.resetRange(t.b, r)
 	t.last.valid = false
 	return nil
 }

@@ -196,7 +196,7 @@ func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
 	switch kind {
 	case kindCommand:
 		spec := n.table.Lookup(args)
-		if spec == nil || spec.Kind != command.KindKeyWrite {
+		if spec == nil || spec.Kind != command.KindKeyWrite || !spec.CheckArity(len(args)) {
 			n.log.Error("payload names no write command", "index", index)
 			return reply.ErrInternal
 		}
@@ -260,3 +260,7 @@ func submitErr(err error) reply.Value {
 	}
 	return reply.ErrInternal
 }
+
+// BatchCommitted implements shard.BatchCommitter: the key counters staged by Apply become
+// visible once their batch is in Pebble.
+func (n *Node) BatchCommitted(b *pebble.Batch) { n.counts.Publish(b) }

@@ -13,7 +13,7 @@ import (
 //
 // kindCommand body: uvarint argc, then per argument uvarint length + bytes.
 // kindExpire body:  uvarint n, then n keys as above (delete each key that is due at time).
-// kindFlush body:   empty (delete every key of the shard's slot range).
+// kindFlush body:   one argument, the shard id (8 bytes big-endian): delete that shard's slots.
 //
 // Kinds are persisted in raft logs: never renumber them.
 const (

@@ -45,6 +45,10 @@ func (a *actor) apply(ab *pebble.Batch, ents []*raftpb.Entry) {
 	if !ab.Empty() {
 		a.mustCommit(ab, pebble.NoSync)
 	}
+	if bc, ok := a.cfg.SM.(BatchCommitter); ok {
+		// Before Close: Pebble pools batches, so the pointer is only this batch's until then.
+		bc.BatchCommitted(ab)
+	}
 	_ = ab.Close()
 
 	// The batch is visible now: a waiter that reads Pebble sees its own write, and one that

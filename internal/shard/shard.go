@@ -25,6 +25,15 @@ type StateMachine interface {
 	Apply(b *pebble.Batch, index uint64, payload []byte) any
 }
 
+// BatchCommitter may be implemented by a StateMachine that keeps in-memory state derived from
+// what it applies (counters, caches) and must publish it only once the apply batch is
+// committed, so that readers never see state ahead of Pebble. BatchCommitted is called on the
+// shard goroutine right after b, the batch earlier Apply calls wrote into, is committed; b must
+// not be retained.
+type BatchCommitter interface {
+	BatchCommitted(b *pebble.Batch)
+}
+
 // Transport carries raft messages to other nodes. Send is called from the shard goroutine and
 // must not block; messages it cannot deliver may be dropped (raft retransmits).
 type Transport interface {
