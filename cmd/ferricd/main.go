@@ -99,7 +99,7 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	if err := os.MkdirAll(params.Dir(), 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	db, err := store.Open(store.Options{Dir: params.Dir(), Logger: logger})
+	db, err := store.Open(store.Options{Dir: params.Dir(), Logger: logger, CacheBytes: params.BlockCacheSize()})
 	if err != nil {
 		return err
 	}
@@ -112,14 +112,15 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	m := metrics.New(metrics.Options{Version: version, Pprof: params.EnablePprof()})
 	table := command.New()
 	n, err := node.Open(ctx, node.Config{
-		DB:       db,
-		Shards:   params.Shards(),
-		NodeID:   1,
-		Table:    table,
-		Params:   params,
-		Info:     m,
-		Observer: m,
-		Logger:   logger,
+		DB:         db,
+		Shards:     params.Shards(),
+		NodeID:     1,
+		Table:      table,
+		Params:     params,
+		Info:       m,
+		Observer:   m,
+		Logger:     logger,
+		CacheBytes: params.KeyCacheSize(),
 		InfoStatic: node.InfoStatic{
 			Version:    version,
 			Port:       params.Port(),

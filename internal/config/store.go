@@ -40,6 +40,7 @@ type snapshot struct {
 
 	port, metricsPort, shards, databases int
 	enablePprof                          bool
+	keyCacheSize, blockCacheSize         int64
 	maxClients                           int64
 	protoMaxBulkLen, clientQueryBufLimit int64
 	maxMemory                            uint64
@@ -79,6 +80,8 @@ func (s *Store) publish(vals []string) {
 	n.port = int(atoi("port"))
 	n.metricsPort = int(atoi("metrics-port"))
 	n.enablePprof = get("enable-pprof") == "yes"
+	n.keyCacheSize = atoi("key-cache-size")
+	n.blockCacheSize = atoi("block-cache-size")
 	n.shards = int(atoi("shards"))
 	n.databases = int(atoi("databases"))
 	n.maxClients = atoi("maxclients")
@@ -347,6 +350,12 @@ func (s *Store) MaxMemory() uint64 { return s.cur.Load().maxMemory }
 
 // MetricsPort is the port of the metrics HTTP endpoint; 0 means disabled.
 func (s *Store) MetricsPort() int { return s.cur.Load().metricsPort }
+
+// KeyCacheSize is the byte budget of the key metadata cache (0: disabled).
+func (s *Store) KeyCacheSize() int64 { return s.cur.Load().keyCacheSize }
+
+// BlockCacheSize is the byte size of Pebble's block cache.
+func (s *Store) BlockCacheSize() int64 { return s.cur.Load().blockCacheSize }
 
 // EnablePprof reports whether the metrics endpoint also serves /debug/pprof/.
 func (s *Store) EnablePprof() bool { return s.cur.Load().enablePprof }

@@ -91,6 +91,10 @@ func table() []def {
 			used("Number of shards (raft groups) on this node. Fixed once the data directory exists."),
 		integer("metrics-port", "9121", 0, portMax).immutable().own().
 			used("Port of the HTTP endpoint serving /metrics, /healthz and /readyz; 0 disables it."),
+		memory("key-cache-size", "134217728", 0, llMax).immutable().own().
+			used("Memory for the cache of recently used keys' metadata and string values (reads and writes skip Pebble on a hit); 0 disables it."),
+		memory("block-cache-size", "67108864", 1<<20, llMax).immutable().own().
+			used("Pebble's block cache."),
 		boolean("enable-pprof", "no").immutable().own().
 			used("Also serve Go's profiler under /debug/pprof/ on the metrics port."),
 

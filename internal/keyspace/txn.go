@@ -29,6 +29,9 @@ type Txn struct {
 	index  uint64
 	seq    uint64
 	counts *Counts
+	cache  *MetaCache
+	// live: a read Txn on the DB itself (not a snapshot), which may use the cache.
+	live bool
 	// last caches the metadata of the key a write Txn touched last: commands look a key up
 	// and then write it, and the write needs the old metadata again (TTL index, counters).
 	last struct {
@@ -53,6 +56,13 @@ func NewReadTxn(r pebble.Reader, now int64, counts *Counts) *Txn {
 // raft entry being applied.
 func NewWriteTxn(b *pebble.Batch, now int64, index uint64, counts *Counts) *Txn {
 	return &Txn{r: b, b: b, now: now, index: index, counts: counts}
+}
+
+// WithCache makes t use c (nil: none). A read Txn must pass live=true only when it reads the
+// DB itself, not a snapshot: the cache holds the latest committed state.
+func (t *Txn) WithCache(c *MetaCache, live bool) *Txn {
+	t.cache, t.live = c, live
+	return t
 }
 
 // Now returns the Txn's time in Unix milliseconds.
@@ -83,21 +93,64 @@ func (t *Txn) rawMeta(key []byte) (Meta, bool, error) {
 		m.Value, m.Extra = bytes.Clone(m.Value), bytes.Clone(m.Extra)
 		return m, t.last.ok, nil
 	}
-	v, closer, err := t.r.Get(MetaKey(key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		t.remember(key, nil)
-		return Meta{}, false, nil
-	}
-	if err != nil {
-		return Meta{}, false, fmt.Errorf("read metadata: %w", err)
-	}
-	m, err := decodeMeta(bytes.Clone(v))
-	closer.Close()
+	enc, found, err := t.encodedMeta(key)
 	if err != nil {
 		return Meta{}, false, err
 	}
+	if !found {
+		t.remember(key, nil)
+		return Meta{}, false, nil
+	}
+	m, err := decodeMeta(enc)
+	if err != nil {
+		return Meta{}, false, err
+	}
+	if t.b != nil {
+		// enc may be a cached slice, which is immutable; a writer gets its own copy.
+		m.Value, m.Extra = bytes.Clone(m.Value), bytes.Clone(m.Extra)
+	}
 	t.remember(key, &m)
 	return m, true, nil
+}
+
+// encodedMeta returns key's encoded metadata from, in order: the writes this Txn's batch
+// staged, the cache, Pebble (filling the cache). The result must not be modified.
+func (t *Txn) encodedMeta(key []byte) ([]byte, bool, error) {
+	c := t.cache
+	if c != nil && t.b != nil {
+		if st := c.peekStage(t.b); st != nil {
+			if st.flushed {
+				c = nil // the batch deleted whole ranges: only the batch itself knows
+			} else if enc, ok := st.writes[string(key)]; ok {
+				return enc, enc != nil, nil
+			}
+		}
+	}
+	useCache := c != nil && (t.b != nil || t.live)
+	var seq uint64
+	if useCache {
+		enc, hit, s := c.get(key)
+		if hit {
+			return enc, enc != nil, nil
+		}
+		seq = s
+	}
+	v, closer, err := t.r.Get(MetaKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		if useCache {
+			c.fill(key, nil, seq)
+		}
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read metadata: %w", err)
+	}
+	enc := bytes.Clone(v)
+	closer.Close()
+	if useCache {
+		c.fill(key, enc, seq)
+	}
+	return enc, true, nil
 }
 
 // remember caches key's current metadata (nil: absent) in a write Txn.
@@ -211,8 +264,12 @@ func (t *Txn) put(key []byte, old, m *Meta) error {
 			dexp++
 		}
 	}
-	if err := t.b.Set(appendMetaKey(nil, slot, key), encodeMeta(nil, m), nil); err != nil {
+	enc := encodeMeta(nil, m)
+	if err := t.b.Set(appendMetaKey(nil, slot, key), enc, nil); err != nil {
 		return err
+	}
+	if t.cache != nil {
+		t.cache.stage(t.b).writes[string(key)] = enc
 	}
 	t.remember(key, m)
 	if dkeys != 0 || dexp != 0 {
@@ -233,6 +290,9 @@ func (t *Txn) remove(key []byte, m *Meta) error {
 	}
 	if err := t.b.Delete(appendMetaKey(nil, slot, key), nil); err != nil {
 		return err
+	}
+	if t.cache != nil {
+		t.cache.stage(t.b).writes[string(key)] = nil
 	}
 	t.remember(key, nil)
 	return t.counts.add(t.b, slot, -1, dexp)
@@ -284,6 +344,9 @@ func (t *Txn) FlushRange(r routing.Range) error {
 		}
 	}
 	t.counts.resetRange(t.b, r)
+	if t.cache != nil {
+		t.cache.stage(t.b).flushed = true
+	}
 	t.last.valid = false
 	return nil
 }

@@ -143,7 +143,7 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment) reply.Value 
 	}
 	var tx *keyspace.Txn
 	if len(keys) <= 1 {
-		tx = keyspace.NewReadTxn(n.db, n.nowMs(), n.counts)
+		tx = keyspace.NewReadTxn(n.db, n.nowMs(), n.counts).WithCache(n.cache, true)
 		v := c.Spec.Run(tx, c.Args)
 		n.countHits(tx)
 		return v

@@ -65,6 +65,8 @@ type Config struct {
 	ExpiryInterval time.Duration
 	// WriteTimeout bounds how long a write waits for its shard before TRYAGAIN; 0 means 10s.
 	WriteTimeout time.Duration
+	// CacheBytes bounds the key metadata cache; 0 disables it.
+	CacheBytes int64
 }
 
 // Node is the running data plane of one process.
@@ -74,6 +76,7 @@ type Node struct {
 	routes *routing.Table
 	shards []*shard.Shard // shards[id-1]
 	counts *keyspace.Counts
+	cache  *keyspace.MetaCache
 	table  *command.Table
 	obs    Observer
 	log    *slog.Logger
@@ -118,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, db: cfg.DB, routes: routes, counts: counts, table: cfg.Table,
 		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
-		runID: newRunID(),
+		runID: newRunID(), cache: keyspace.NewMetaCache(cfg.CacheBytes),
 	}
 	for id := uint64(1); id <= uint64(routes.Shards()); id++ {
 		var obs shard.Observer
@@ -191,7 +194,7 @@ func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
 		n.log.Error("undecodable payload", "index", index, "err", err)
 		return reply.ErrInternal
 	}
-	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts)
+	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts).WithCache(n.cache, false)
 	var v reply.Value
 	switch kind {
 	case kindCommand:
@@ -263,4 +266,7 @@ func submitErr(err error) reply.Value {
 
 // BatchCommitted implements shard.BatchCommitter: the key counters staged by Apply become
 // visible once their batch is in Pebble.
-func (n *Node) BatchCommitted(b *pebble.Batch) { n.counts.Publish(b) }
+func (n *Node) BatchCommitted(b *pebble.Batch) {
+	n.counts.Publish(b)
+	n.cache.Publish(b)
+}

@@ -29,6 +29,12 @@ const bigCommand = 64 << 10
 // keepEncode is the largest encode buffer kept between batches.
 const keepEncode = 1 << 20
 
+// flushChunk is the encoded size at which a batch's replies are written before the batch
+// ends: a pipeline of small requests can ask for very big replies (GETs of big values),
+// and the encode buffer must not hold all of them at once. Batches of ordinary replies
+// stay one write.
+const flushChunk = 128 << 10
+
 // conn is one client connection. Its goroutine (serve) owns the socket's read side, the
 // redcon reader, the encode buffer and the connection state; other goroutines only read
 // the shared part (st, under mu) for CLIENT LIST and INFO, and end the connection with
@@ -291,6 +297,7 @@ func (c *conn) batch(cmds []redcon.Command) (big bool) {
 		c.curArgs = nil
 		if !c.replyOff && !skip && !c.noReply {
 			c.enc = appendReply(c.enc, v, c.st.proto)
+			c.flushIfBig()
 		}
 		c.noReply = false
 	}
@@ -353,15 +360,29 @@ func (c *conn) runSegment() {
 		}
 		if s.call >= 0 {
 			c.enc = appendReply(c.enc, out[s.call], proto)
+			out[s.call] = reply.Value{}
 		} else {
 			c.enc = appendReply(c.enc, s.v, proto)
 		}
+		c.flushIfBig()
 	}
 	// Drop references to arguments and replies so big values do not outlive the batch.
 	clear(c.slots)
 	clear(c.calls)
 	clear(out)
 	c.slots, c.calls = c.slots[:0], c.calls[:0]
+}
+
+// flushIfBig writes the replies encoded so far once they reach flushChunk. A failed write
+// stops the batch: the connection is gone, and serve sees the error on its last write.
+func (c *conn) flushIfBig() {
+	if len(c.enc) < flushChunk {
+		return
+	}
+	if err := c.out.write(c.enc); err != nil {
+		c.closing = true
+	}
+	c.enc = c.enc[:0]
 }
 
 // runConn runs a connection command.

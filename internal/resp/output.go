@@ -67,14 +67,27 @@ func (o *output) write(b []byte) error {
 		return nil
 	}
 	o.mu.Lock()
-	if o.mode != writeIdle || o.err != nil {
-		for o.mode == writeFlush && len(o.pending) >= o.limit && o.err == nil && !o.stopped {
-			o.cond.Wait()
-		}
-		if o.err == nil {
+	for o.mode != writeIdle {
+		switch {
+		case o.err != nil:
+			err := o.err
+			o.mu.Unlock()
+			return err
+		case o.stopped:
+			o.mu.Unlock()
+			return net.ErrClosed
+		case o.mode == writeDirect || len(o.pending) < o.limit:
+			// Behind a write in progress: queue. Only a full queue makes the caller wait,
+			// and the flusher may have drained everything and gone idle meanwhile, in
+			// which case the loop ends and the caller writes directly.
 			o.pending = append(o.pending, b...)
 			o.cond.Broadcast()
+			o.mu.Unlock()
+			return nil
 		}
+		o.cond.Wait()
+	}
+	if o.err != nil {
 		err := o.err
 		o.mu.Unlock()
 		return err

@@ -62,7 +62,7 @@ func Open(o Options) (*pebble.DB, error) {
 		FormatMajorVersion:          pebble.FormatNewest,
 		Cache:                       cache,
 		FS:                          o.FS,
-		MemTableSize:                32 << 20,
+		MemTableSize:                8 << 20,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,

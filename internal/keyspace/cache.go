@@ -1,0 +1,192 @@
+package keyspace
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// MetaCache keeps the encoded metadata (a string's value included) of recently used keys in
+// memory, so that most reads and most writes' lookups of the previous value skip Pebble, whose
+// memtables are crowded by the raft log. It is a cache of committed state only:
+//
+//   - Writes reach it through the same per-batch staging as the counters: a write Txn stages
+//     every metadata change of its batch, and Publish installs them once the batch is
+//     committed to Pebble (internal/shard calls it before it answers the batch's proposers,
+//     so an acknowledged write is in the cache or not cached at all, never stale).
+//   - A reader that misses reads Pebble and may Fill the entry, but only if no write to the
+//     entry's stripe was published in between (the stripe's sequence number is unchanged),
+//     so a fill can never overwrite a newer published value with an older one.
+//   - A batch that deletes a whole slot range (FlushRange) publishes by clearing the cache.
+//
+// Cached byte slices are immutable: a new value always replaces the slice, so readers may keep
+// what they got. Absent keys are cached too (nil value), which spares SET of a new key its
+// lookup. Memory is bounded per stripe; eviction drops arbitrary entries (map order).
+type MetaCache struct {
+	seed     maphash.Seed
+	stripes  [cacheStripes]cacheStripe
+	maxBytes int64 // per stripe
+
+	mu     sync.Mutex
+	staged map[*pebble.Batch]*cacheStage
+}
+
+const cacheStripes = 64
+
+// entryOverhead approximates a map entry's bookkeeping, so small keys count for something.
+const entryOverhead = 64
+
+type cacheStripe struct {
+	mu    sync.Mutex
+	seq   uint64
+	bytes int64
+	m     map[string][]byte // nil value: known absent
+}
+
+// cacheStage is one batch's uncommitted metadata changes, in order.
+type cacheStage struct {
+	flushed bool
+	writes  map[string][]byte // nil: deleted
+}
+
+// NewMetaCache returns a cache bounded to about maxBytes; maxBytes <= 0 returns nil, and a nil
+// *MetaCache is valid and caches nothing.
+func NewMetaCache(maxBytes int64) *MetaCache {
+	if maxBytes <= 0 {
+		return nil
+	}
+	c := &MetaCache{seed: maphash.MakeSeed(), maxBytes: max(maxBytes/cacheStripes, 1), staged: map[*pebble.Batch]*cacheStage{}}
+	for i := range c.stripes {
+		c.stripes[i].m = map[string][]byte{}
+	}
+	return c
+}
+
+func (c *MetaCache) stripe(key []byte) *cacheStripe {
+	return &c.stripes[maphash.Bytes(c.seed, key)%cacheStripes]
+}
+
+// get returns key's cached encoded metadata: hit reports whether the cache knows the key
+// (enc == nil then means absent); on a miss seq is the token Fill needs.
+func (c *MetaCache) get(key []byte) (enc []byte, hit bool, seq uint64) {
+	if c == nil {
+		return nil, false, 0
+	}
+	s := c.stripe(key)
+	s.mu.Lock()
+	enc, hit = s.m[string(key)]
+	seq = s.seq
+	s.mu.Unlock()
+	return enc, hit, seq
+}
+
+// fill caches what a reader found in Pebble (nil: absent) unless a write to the stripe was
+// published since get returned seq.
+func (c *MetaCache) fill(key, enc []byte, seq uint64) {
+	if c == nil {
+		return
+	}
+	s := c.stripe(key)
+	s.mu.Lock()
+	if s.seq == seq {
+		c.install(s, key, enc)
+	}
+	s.mu.Unlock()
+}
+
+// install sets key's entry; the stripe lock is held.
+func (c *MetaCache) install(s *cacheStripe, key, enc []byte) {
+	if old, ok := s.m[string(key)]; ok {
+		s.bytes -= int64(len(key) + len(old) + entryOverhead)
+	}
+	s.m[string(key)] = enc
+	s.bytes += int64(len(key) + len(enc) + entryOverhead)
+	for k, v := range s.m {
+		if s.bytes <= c.maxBytes {
+			break
+		}
+		delete(s.m, k)
+		s.bytes -= int64(len(k) + len(v) + entryOverhead)
+	}
+}
+
+// stage returns b's staged changes, creating them.
+func (c *MetaCache) stage(b *pebble.Batch) *cacheStage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.staged[b]
+	if st == nil {
+		st = &cacheStage{writes: map[string][]byte{}}
+		c.staged[b] = st
+	}
+	return st
+}
+
+// peekStage returns b's staged changes or nil.
+func (c *MetaCache) peekStage(b *pebble.Batch) *cacheStage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.staged[b]
+}
+
+// Publish installs b's staged changes; call it once b is committed.
+func (c *MetaCache) Publish(b *pebble.Batch) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	st := c.staged[b]
+	delete(c.staged, b)
+	c.mu.Unlock()
+	if st == nil {
+		return
+	}
+	if st.flushed {
+		c.clear()
+		return
+	}
+	for k, enc := range st.writes {
+		s := c.stripe([]byte(k))
+		s.mu.Lock()
+		s.seq++
+		c.install(s, []byte(k), enc)
+		s.mu.Unlock()
+	}
+}
+
+// Discard forgets b's staged changes (b was closed without being committed).
+func (c *MetaCache) Discard(b *pebble.Batch) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.staged, b)
+	c.mu.Unlock()
+}
+
+func (c *MetaCache) clear() {
+	for i := range c.stripes {
+		s := &c.stripes[i]
+		s.mu.Lock()
+		s.seq++
+		s.m = map[string][]byte{}
+		s.bytes = 0
+		s.mu.Unlock()
+	}
+}
+
+// Len returns the number of cached keys (for INFO and tests).
+func (c *MetaCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for i := range c.stripes {
+		s := &c.stripes[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}
