@@ -77,6 +77,10 @@ func (n *Node) routeKeys(keys [][]byte) (id uint64, ok bool) {
 // submitWrite validates and proposes a write. It returns nil when the reply was decided at
 // once (written to *out).
 func (n *Node) submitWrite(c resp.Call, out *reply.Value) *submitted {
+	if n.overMemory(c.Spec) {
+		*out = errOOM
+		return nil
+	}
 	if c.Spec.Validate != nil {
 		if v, ok := c.Spec.Validate(c.Args); !ok {
 			*out = v

@@ -28,6 +28,7 @@ func (n *Node) expiryLoop(ctx context.Context) {
 		if n.cfg.Info != nil {
 			n.ops.add(n.now(), n.cfg.Info.Snapshot().CommandsProcessed)
 		}
+		n.sampleMemory()
 		for _, s := range n.shards {
 			if !s.Status().IsLeader {
 				continue

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -85,6 +86,8 @@ type Node struct {
 
 	runID string
 	ops   opsSampler
+	// usedMemory is the last sampled heap size, checked against maxmemory.
+	usedMemory atomic.Uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -143,6 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.shards = append(n.shards, s)
 	}
+	n.sampleMemory()
 	loopCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(1)

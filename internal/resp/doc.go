@@ -12,8 +12,9 @@
 // Redis' smaller limits before AUTH) with Redis' error texts, and hands redcon only
 // validated, canonical multibulk, so redcon's parser and Redis' can never disagree (see
 // inbound for the details, and inline.go for inline commands). Replies are encoded by
-// appendReply (encode.go) into one buffer per batch and written by output (output.go),
-// which keeps reading going when a client stops reading its replies.
+// appendReply (encode.go) into one buffer per batch and written by output (output.go).
+// Connection commands live in handshake.go (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET,
+// READONLY/READWRITE) and client.go (CLIENT); their specs are in internal/command.
 //
 // # A batch
 //
@@ -25,21 +26,33 @@
 //   - connection commands (Kind KindConn) run in the connection goroutine, in order;
 //   - consecutive other commands form a segment handed to Backend.Exec at once, which may
 //     run them concurrently (several shards) but fills the replies in request order;
+//     SessionFromContext tells the Backend the connection's protocol and READONLY state;
 //   - replies are encoded in request order with the protocol in force at each reply (a
 //     HELLO 3 in the middle of a pipeline switches the replies after it) and written with
-//     one write per batch.
+//     one write per batch, or one per flushChunk of replies for batches of big replies.
+//
+// # Output
+//
+// The connection goroutine writes directly, with a short deadline. A client that does not
+// read (typically: one writing a long pipeline before reading any reply) makes that write
+// stall; the rest then goes to a per-connection flusher goroutine and the connection keeps
+// reading and executing, as Redis keeps buffering replies. A server that blocked in its
+// write would stop reading and deadlock with such a client. Buffered replies are bounded:
+// past the limit the connection stops reading until the client catches up.
 //
 // # Invariants
 //
 //   - Replies leave in request order, one per request, except where Redis sends none
 //     (CLIENT REPLY OFF/SKIP).
 //   - No command reaches redcon, let alone the Backend, that breaks a limit in force when
-//     it was read; limits are re-read for every batch, so CONFIG SET applies to live
-//     connections, and a connection that must authenticate is scanned one command at a
-//     time so AUTH changes its limits from the next command on, as in Redis.
+//     it was read; limits are re-read for every batch and every socket read, so CONFIG SET
+//     applies to live connections, and a connection that must authenticate is scanned one
+//     command at a time so AUTH changes its limits from the next command on, as in Redis.
+//   - The same bytes get the same replies however the network splits them.
 //   - A protocol error is answered with Redis' text, after the replies to the commands
 //     before it, and closes only that connection; exceeding the query buffer limit closes
-//     without a reply, as in Redis. Nothing a client sends blocks another client.
+//     without a reply, as in Redis. Nothing a client sends blocks another client; a panic
+//     while serving a client (a bug in a command) is logged and closes that client only.
 //   - Every goroutine has an owner that stops it: Serve owns the accept loops and the
 //     connection goroutines and returns only after all have exited; a connection goroutine
 //     owns its output flusher. Close (or the end of Serve's context) closes listeners and
@@ -51,16 +64,23 @@
 //   - ferricd has database 0 only: SELECT 0 is OK, any other index "ERR DB index is out of
 //     range". There is one user, "default", with requirepass as its password.
 //   - READONLY/READWRITE succeed (Redis without cluster mode refuses them) and are kept on
-//     the connection (ClientInfo.ReadOnly) for follower reads.
+//     the connection (Session.ReadOnly, ClientInfo.ReadOnly) for follower reads.
 //   - MULTI/EXEC/DISCARD/WATCH, pub/sub and CLIENT TRACKING are not implemented: they are
 //     not in the command table and get Redis' unknown command/subcommand errors. A blanket
 //     OK to CLIENT TRACKING would make caching clients (rueidis) serve stale data.
-//   - Redis accepts any byte after a header's '\r' and any two bytes after a payload; so
-//     does the scanner (redcon alone would reject them). A multibulk count of 0 or less is
-//     ignored, as in Redis.
+//   - Redis accepts any byte after a header's '\r' and any two bytes after a payload, and
+//     ignores a multibulk count of 0 or less; so does the scanner. A line holding a NUL byte
+//     never ends for Redis (it looks for the end with strchr) until it is too long; the
+//     scanner does the same.
+//   - MaxMultibulkLen defaults to 1024*1024 (Redis 7.0 allows up to INT_MAX), and it and
+//     ProtoMaxBulkLen also bound inline commands, which Redis bounds by their 64 KB only;
+//     with Redis' minimum settings no inline command can tell the difference.
 //   - client-query-buffer-limit bounds the bytes of one incomplete command (redcon keeps a
 //     whole command in memory until it is complete); Redis 7 counts only the argument being
 //     read for big arguments, so a command whose arguments together exceed the limit is
 //     refused here and not in Redis.
+//   - CLIENT LIST/INFO print Redis 7.0's fields plus 7.2's lib-name and lib-ver; fields
+//     ferricd has no counterpart for carry an idle plain client's values (db=0, sub=0,
+//     multi=-1, ...), buffer fields describe ferricd's own buffers.
 //   - Close closes connections at once; replies of commands still running are lost.
 package resp

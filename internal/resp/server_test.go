@@ -179,3 +179,30 @@ func TestNewServerErrors(t *testing.T) {
 		t.Fatal("bad address accepted")
 	}
 }
+
+func TestCloseBeforeServeAndServeTwice(t *testing.T) {
+	s, err := NewServer(Config{Addrs: []string{"127.0.0.1:0", "127.0.0.1:0"}, Table: testTable(),
+		Backend: newFakeBackend()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Addrs()) != 2 {
+		t.Fatalf("addrs %v", s.Addrs())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(t.Context()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Serve after Close did not return")
+	}
+	if err := s.Serve(t.Context()); err == nil {
+		t.Fatal("second Serve accepted")
+	}
+}

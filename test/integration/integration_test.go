@@ -226,3 +226,39 @@ func TestRestartWithAnotherShardCountIsRefused(t *testing.T) {
 		t.Fatalf("refusal does not say why:\n%s", out)
 	}
 }
+
+func TestMaxmemoryRefusesWritesThatGrowMemory(t *testing.T) {
+	p := testserver.StartFerricd(t)
+	ctx := ctxT(t)
+	c := client(t, p, 2)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// 1 MB is below any Go process' heap: every denyoom write must be refused.
+	if err := c.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		t.Fatalf("CONFIG SET maxmemory: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := c.Set(ctx, "k2", "v", 0).Err()
+		if err != nil && err.Error() == "OOM command not allowed when used memory > 'maxmemory'." {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SET above maxmemory: err %v; want Redis' OOM error", err)
+		}
+		time.Sleep(50 * time.Millisecond) // memory is sampled every 100 ms
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET above maxmemory = %q, %v; reads must go on", got, err)
+	}
+	if n, err := c.Del(ctx, "k").Result(); err != nil || n != 1 {
+		t.Fatalf("DEL above maxmemory = %d, %v; deletions must go on", n, err)
+	}
+	if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "k3", "v", 0).Err(); err != nil {
+		t.Fatalf("SET after lifting maxmemory: %v", err)
+	}
+}
