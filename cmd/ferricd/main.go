@@ -146,7 +146,7 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 		ProtoMaxBulkLen:        params.ProtoMaxBulkLen,
 		ClientQueryBufferLimit: params.ClientQueryBufferLimit,
 		Version:                node.RedisVersion,
-		TCPKeepAlive:           params.TCPKeepAlive(),
+		TCPKeepAlive:           keepAlive(params.TCPKeepAlive()),
 	})
 	if err != nil {
 		return err
@@ -183,6 +183,14 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	}
 	<-metricsDone
 	return err
+}
+
+// keepAlive maps tcp-keepalive (0: off, as in Redis) onto resp.Config (negative: off).
+func keepAlive(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // listenAddrs turns bind/port into listen addresses; optional ones ("-::*") are kept only if

@@ -224,14 +224,27 @@ func (t *Table) Lookup(args [][]byte) *Spec {
 	if len(args) == 0 {
 		return nil
 	}
-	s := t.byName[lower(args[0])]
+	var buf [32]byte
+	s := t.byName[string(lowerInto(buf[:0], args[0]))]
 	if s == nil || len(s.Subcommands) == 0 || len(args) < 2 {
 		return s
 	}
-	if sub := s.Subcommands[lower(args[1])]; sub != nil {
+	if sub := s.Subcommands[string(lowerInto(buf[:0], args[1]))]; sub != nil {
 		return sub
 	}
 	return s
+}
+
+// lowerInto appends b lower-cased (ASCII) to dst. With a stack buffer and the map index
+// string(...) conversion, a lookup allocates nothing whatever the client's letter case.
+func lowerInto(dst, b []byte) []byte {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // Get returns the command with the exact lower-case name ("get", "config").

@@ -54,14 +54,15 @@ func (a *actor) apply(ab *pebble.Batch, ents []*raftpb.Entry) {
 	// The batch is visible now: a waiter that reads Pebble sees its own write, and one that
 	// reads Status sees its index applied.
 	a.publishStatus()
+	// Counted before anyone is answered, so metrics never lag what clients have seen.
+	if applied > 0 && a.obs != nil {
+		a.obs.ProposalsCommitted(a.cfg.ShardID, applied)
+	}
 	for i := range a.completions {
 		c := &a.completions[i]
 		a.s.finish(c.done, c.result, nil)
 	}
 	a.completions = clearSlice(a.completions)
-	if applied > 0 && a.obs != nil {
-		a.obs.ProposalsCommitted(a.cfg.ShardID, applied)
-	}
 	a.checkReads()
 }
 
