@@ -4,7 +4,8 @@
 # a ferricd node holding 1M 100-byte keys. Prints every figure and the ferricd/redis ratios.
 #
 # Knobs (environment): BENCH_REQUESTS (default 200000), BENCH_ROUNDS (default 3, the best
-# round counts), BENCH_TESTS (default "set get"), BENCH_KEYS (default 1000000).
+# round counts), BENCH_TESTS (default "set get"), BENCH_KEYS (default 1000000),
+# BENCH_FERRICD_ARGS (extra ferricd options, e.g. "--shards 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,8 @@ wait_port() {
 	exit 1
 }
 
-./bin/ferricd --port "$fport" --dir "$work/ferricd" --metrics-port 0 >"$work/ferricd.log" 2>&1 &
+# shellcheck disable=SC2086 # BENCH_FERRICD_ARGS is a list of options
+./bin/ferricd --port "$fport" --dir "$work/ferricd" --metrics-port 0 ${BENCH_FERRICD_ARGS:-} >"$work/ferricd.log" 2>&1 &
 fpid=$!
 pids+=("$fpid")
 redis-server --port "$rport" --dir "$work" --appendonly yes --appendfsync always --save '' \
@@ -66,7 +68,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo
-echo "best of $rounds rounds, -c 50 -r 100000 -n $requests (redis: appendonly yes, appendfsync always)"
+echo "best of $rounds rounds, -c 50 -r 100000 -n $requests (redis: appendonly yes, appendfsync always; ferricd: ${BENCH_FERRICD_ARGS:-defaults})"
 printf '%-5s %-4s %14s %14s %8s\n' test P ferricd redis ratio
 for t in $tests; do
 	for p in 1 16; do
