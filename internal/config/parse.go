@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"ferricd/internal/splitargs"
 )
 
 // Action is what the command line asks the caller to do.
@@ -169,98 +171,15 @@ func (s *Store) LoadConfig(text, source string) error {
 
 var errUnbalanced = errors.New("unbalanced quotes in configuration line")
 
-// splitArgs is Redis' sdssplitargs: words separated by white space; "..." understands \n \r \t
-// \b \a \xHH and \<any>; '...' understands \'; a closing quote must end the word.
+// splitArgs splits a config line as redis-server does (splitargs.Split).
 func splitArgs(line string) ([]string, error) {
-	var out []string
-	i := 0
-	for {
-		for i < len(line) && isSpace(line[i]) {
-			i++
-		}
-		if i == len(line) {
-			return out, nil
-		}
-		var cur []byte
-		inDouble, inSingle := false, false
-	word:
-		for {
-			switch {
-			case inDouble:
-				if i == len(line) {
-					return nil, errUnbalanced
-				}
-				c := line[i]
-				switch {
-				case c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]):
-					b, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
-					cur = append(cur, byte(b))
-					i += 3
-				case c == '\\' && i+1 < len(line):
-					i++
-					cur = append(cur, unescape(line[i]))
-				case c == '"':
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, errUnbalanced
-					}
-					i++
-					break word
-				default:
-					cur = append(cur, c)
-				}
-			case inSingle:
-				if i == len(line) {
-					return nil, errUnbalanced
-				}
-				c := line[i]
-				switch {
-				case c == '\\' && i+1 < len(line) && line[i+1] == '\'':
-					i++
-					cur = append(cur, '\'')
-				case c == '\'':
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, errUnbalanced
-					}
-					i++
-					break word
-				default:
-					cur = append(cur, c)
-				}
-			default:
-				if i == len(line) || isSpace(line[i]) {
-					break word
-				}
-				switch line[i] {
-				case '"':
-					inDouble = true
-				case '\'':
-					inSingle = true
-				default:
-					cur = append(cur, line[i])
-				}
-			}
-			i++
-		}
-		out = append(out, string(cur))
+	args, ok := splitargs.Split([]byte(line), nil)
+	if !ok {
+		return nil, errUnbalanced
 	}
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unescape(c byte) byte {
-	switch c {
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	case 'b':
-		return '\b'
-	case 'a':
-		return '\a'
+	out := make([]string, len(args))
+	for k, a := range args {
+		out[k] = string(a)
 	}
-	return c
+	return out, nil
 }
