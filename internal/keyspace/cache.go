@@ -12,12 +12,16 @@ import (
 // memtables are crowded by the raft log. It is a cache of committed state only:
 //
 //   - Writes reach it through the same per-batch staging as the counters: a write Txn stages
-//     every metadata change of its batch, and Publish installs them once the batch is
-//     committed to Pebble (internal/shard calls it before it answers the batch's proposers,
-//     so an acknowledged write is in the cache or not cached at all, never stale).
-//   - A reader that misses reads Pebble and may Fill the entry, but only if no write to the
-//     entry's stripe was published in between (the stripe's sequence number is unchanged),
-//     so a fill can never overwrite a newer published value with an older one.
+//     every metadata change of its batch. Before the batch is committed, Prepare evicts the
+//     batch's keys and blocks fills on their stripes; after the commit, Publish installs the
+//     new values and unblocks (internal/shard calls both around its commit, and Publish before
+//     it answers the batch's proposers). So while Pebble may already hold the new value, the
+//     cache holds neither version of the key: readers go to Pebble, and no reader can see the
+//     new value and then the old one.
+//   - A reader that misses reads Pebble and may fill the entry, but only if no write to the
+//     entry's stripe was prepared or published in between (the stripe's sequence number is
+//     unchanged) and none is in flight (the stripe is not blocked), so a fill can never
+//     install a value older than one a reader could already have seen.
 //   - A batch that deletes a whole slot range (FlushRange) publishes by clearing the cache.
 //
 // Cached byte slices are immutable: a new value always replaces the slice, so readers may keep
@@ -41,13 +45,16 @@ type cacheStripe struct {
 	mu    sync.Mutex
 	seq   uint64
 	bytes int64
-	m     map[string][]byte // nil value: known absent
+	// blocked counts prepared, not yet published writes to keys of this stripe; fills wait.
+	blocked int
+	m       map[string][]byte // nil value: known absent
 }
 
 // cacheStage is one batch's uncommitted metadata changes, in order.
 type cacheStage struct {
-	flushed bool
-	writes  map[string][]byte // nil: deleted
+	flushed  bool
+	prepared bool
+	writes   map[string][]byte // nil: deleted
 }
 
 // NewMetaCache returns a cache bounded to about maxBytes; maxBytes <= 0 returns nil, and a nil
@@ -89,16 +96,26 @@ func (c *MetaCache) fill(key, enc []byte, seq uint64) {
 	}
 	s := c.stripe(key)
 	s.mu.Lock()
-	if s.seq == seq {
+	if s.seq == seq && s.blocked == 0 {
 		c.install(s, key, enc)
 	}
 	s.mu.Unlock()
 }
 
-// install sets key's entry; the stripe lock is held.
-func (c *MetaCache) install(s *cacheStripe, key, enc []byte) {
+// evict removes key's entry; the stripe lock is held.
+func (s *cacheStripe) evict(key []byte) {
 	if old, ok := s.m[string(key)]; ok {
 		s.bytes -= int64(len(key) + len(old) + entryOverhead)
+		delete(s.m, string(key))
+	}
+}
+
+// install sets key's entry; the stripe lock is held. A value larger than a stripe's whole
+// budget is not cached: it would only push out everything else.
+func (c *MetaCache) install(s *cacheStripe, key, enc []byte) {
+	s.evict(key)
+	if int64(len(key)+len(enc)+entryOverhead) > c.maxBytes {
+		return
 	}
 	s.m[string(key)] = enc
 	s.bytes += int64(len(key) + len(enc) + entryOverhead)
@@ -130,8 +147,43 @@ func (c *MetaCache) peekStage(b *pebble.Batch) *cacheStage {
 	return c.staged[b]
 }
 
-// Publish installs b's staged changes; call it once b is committed.
-func (c *MetaCache) Publish(b *pebble.Batch) {
+// Prepare evicts b's staged keys and blocks fills of their stripes; call it right before b is
+// committed, and Publish (or Discard) right after.
+func (c *MetaCache) Prepare(b *pebble.Batch) {
+	if c == nil {
+		return
+	}
+	st := c.peekStage(b)
+	if st == nil || st.prepared {
+		return
+	}
+	st.prepared = true
+	if st.flushed {
+		c.eachStripe(func(s *cacheStripe) {
+			s.seq++
+			s.blocked++
+			s.m, s.bytes = map[string][]byte{}, 0
+		})
+		return
+	}
+	for k := range st.writes {
+		s := c.stripe([]byte(k))
+		s.mu.Lock()
+		s.seq++
+		s.blocked++
+		s.evict([]byte(k))
+		s.mu.Unlock()
+	}
+}
+
+// Publish installs b's staged changes and unblocks what Prepare blocked; call it once b is
+// committed.
+func (c *MetaCache) Publish(b *pebble.Batch) { c.finish(b, true) }
+
+// Discard forgets b's staged changes (b was closed without being committed).
+func (c *MetaCache) Discard(b *pebble.Batch) { c.finish(b, false) }
+
+func (c *MetaCache) finish(b *pebble.Batch, committed bool) {
 	if c == nil {
 		return
 	}
@@ -142,36 +194,37 @@ func (c *MetaCache) Publish(b *pebble.Batch) {
 	if st == nil {
 		return
 	}
+	unblock := 0
+	if st.prepared {
+		unblock = 1
+	}
 	if st.flushed {
-		c.clear()
+		c.eachStripe(func(s *cacheStripe) {
+			s.seq++
+			s.blocked -= unblock
+			s.m, s.bytes = map[string][]byte{}, 0
+		})
 		return
 	}
 	for k, enc := range st.writes {
 		s := c.stripe([]byte(k))
 		s.mu.Lock()
 		s.seq++
-		c.install(s, []byte(k), enc)
+		s.blocked -= unblock
+		if committed {
+			c.install(s, []byte(k), enc)
+		} else {
+			s.evict([]byte(k))
+		}
 		s.mu.Unlock()
 	}
 }
 
-// Discard forgets b's staged changes (b was closed without being committed).
-func (c *MetaCache) Discard(b *pebble.Batch) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	delete(c.staged, b)
-	c.mu.Unlock()
-}
-
-func (c *MetaCache) clear() {
+func (c *MetaCache) eachStripe(fn func(s *cacheStripe)) {
 	for i := range c.stripes {
 		s := &c.stripes[i]
 		s.mu.Lock()
-		s.seq++
-		s.m = map[string][]byte{}
-		s.bytes = 0
+		fn(s)
 		s.mu.Unlock()
 	}
 }
@@ -189,4 +242,12 @@ func (c *MetaCache) Len() int {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// clear empties the cache (fills in flight are refused: the sequence moves).
+func (c *MetaCache) clear() {
+	c.eachStripe(func(s *cacheStripe) {
+		s.seq++
+		s.m, s.bytes = map[string][]byte{}, 0
+	})
 }

@@ -28,6 +28,10 @@ const testTimeout = 20 * time.Second
 // testShards is the number of shards test nodes run.
 const testShards = 4
 
+// testCacheBytes is the key metadata cache every test node runs with unless configure changes
+// it: small enough that busy tests evict, so every node test also exercises the cache.
+const testCacheBytes = 1 << 20
+
 // startMs is the Unix-ms time test clocks start at.
 const startMs int64 = 1_700_000_000_000
 
@@ -74,14 +78,16 @@ func openDB(t testing.TB, dir string) *pebble.DB {
 	return db
 }
 
-// startNode opens a node on db with a controlled clock; configure may adjust the Config. The
-// node is closed, then the DB, when the test ends (unless the test closed them first).
+// startNode opens a node on db with a controlled clock and a testCacheBytes key cache;
+// configure may adjust the Config (CacheBytes 0 disables the cache). The node is closed, then
+// the DB, when the test ends (unless the test closed them first).
 func startNode(t testing.TB, db *pebble.DB, clock *testClock, configure func(*Config)) *testNode {
 	t.Helper()
 	if clock == nil {
 		clock = newTestClock()
 	}
-	cfg := Config{DB: db, Shards: testShards, Table: testTable, Params: testParams{}, Clock: clock.Now}
+	cfg := Config{DB: db, Shards: testShards, Table: testTable, Params: testParams{}, Clock: clock.Now,
+		CacheBytes: testCacheBytes}
 	if configure != nil {
 		configure(&cfg)
 	}

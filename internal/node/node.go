@@ -268,8 +268,12 @@ func submitErr(err error) reply.Value {
 	return reply.ErrInternal
 }
 
-// BatchCommitted implements shard.BatchCommitter: the key counters staged by Apply become
-// visible once their batch is in Pebble.
+// BatchCommitting implements shard.BatchCommitter: the cache stops serving the keys the batch
+// changes until BatchCommitted publishes their new values.
+func (n *Node) BatchCommitting(b *pebble.Batch) { n.cache.Prepare(b) }
+
+// BatchCommitted implements shard.BatchCommitter: the key counters and cache entries staged by
+// Apply become visible once their batch is in Pebble.
 func (n *Node) BatchCommitted(b *pebble.Batch) {
 	n.counts.Publish(b)
 	n.cache.Publish(b)

@@ -42,10 +42,14 @@ func (a *actor) apply(ab *pebble.Batch, ents []*raftpb.Entry) {
 	if last != 0 {
 		a.st.stageApplied(ab, last)
 	}
+	bc, hooked := a.cfg.SM.(BatchCommitter)
+	if hooked {
+		bc.BatchCommitting(ab)
+	}
 	if !ab.Empty() {
 		a.mustCommit(ab, pebble.NoSync)
 	}
-	if bc, ok := a.cfg.SM.(BatchCommitter); ok {
+	if hooked {
 		// Before Close: Pebble pools batches, so the pointer is only this batch's until then.
 		bc.BatchCommitted(ab)
 	}

@@ -26,11 +26,13 @@ type StateMachine interface {
 }
 
 // BatchCommitter may be implemented by a StateMachine that keeps in-memory state derived from
-// what it applies (counters, caches) and must publish it only once the apply batch is
-// committed, so that readers never see state ahead of Pebble. BatchCommitted is called on the
-// shard goroutine right after b, the batch earlier Apply calls wrote into, is committed; b must
+// what it applies (counters, caches) and must keep it consistent with Pebble for concurrent
+// readers. Both methods are called on the shard goroutine around the commit of b, the batch
+// earlier Apply calls wrote into: BatchCommitting right before it (hide what is about to
+// change), BatchCommitted right after it and before any proposer is answered (publish). b must
 // not be retained.
 type BatchCommitter interface {
+	BatchCommitting(b *pebble.Batch)
 	BatchCommitted(b *pebble.Batch)
 }
 
