@@ -5,7 +5,7 @@
 #   make bench   redis-benchmark against ferricd and the durable redis-server, side by side
 GO        ?= go
 BIN       := bin/ferricd
-RACE_PKGS := ./internal/shard/... ./internal/resp/... ./internal/node/... ./internal/metrics/...
+RACE_PKGS := ./internal/shard/... ./internal/resp/... ./internal/node/... ./internal/metrics/... ./internal/keyspace/...
 FUZZTIME  ?= 10s
 
 .PHONY: build run test lint unit race fuzz bench docs clean
