@@ -115,7 +115,7 @@ func table() []def {
 		integer("tcp-keepalive", "300", 0, intMax).used("TCP keep-alive period for clients, in seconds; 0: off."),
 		enum("loglevel", "notice", "debug", "verbose", "notice", "warning").used("Log verbosity; takes effect at once."),
 		str("logfile", "").immutable().used("Log file; empty: standard error."),
-		integer("databases", "16", 1, intMax).immutable().used("Number of databases SELECT accepts; only database 0 can hold keys."),
+		integer("databases", "16", 1, intMax).immutable().used("Reported to clients; only database 0 exists: SELECT of any other index answers Redis' out-of-range error."),
 		boolean("appendonly", "yes").fixedAt("yes", "Always yes: every acknowledged write is in the raft log and Pebble."),
 		special("save", "", true, parseSave).fixedAt("", "Always empty: there are no RDB snapshots (data is durable on every write)."),
 
