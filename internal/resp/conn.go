@@ -142,8 +142,10 @@ func (c *conn) kill() bool {
 	if !c.killed.CompareAndSwap(false, true) {
 		return false
 	}
-	c.cancel()
+	// The socket first: a command that ends because of the cancellation must find nowhere
+	// to write its reply (a killed client receives nothing more, as in Redis).
 	_ = c.nc.Close()
+	c.cancel()
 	return true
 }
 
@@ -170,6 +172,9 @@ func (c *conn) serve() {
 			return
 		}
 		big := c.batch(cmds)
+		if c.killed.Load() {
+			return
+		}
 		if err := c.out.write(c.enc); err != nil {
 			return
 		}
