@@ -6,7 +6,10 @@
 GO        ?= go
 BIN       := bin/ferricd
 RACE_PKGS := ./internal/shard/... ./internal/resp/... ./internal/node/... ./internal/metrics/... ./internal/keyspace/...
-FUZZTIME  ?= 10s
+# Fuzz budgets are execution counts, not durations: a duration ends with a deadline that a
+# worker busy at that moment on a loaded machine misses ("context deadline exceeded"), and a
+# count makes CI's work the same on a slow machine and a fast one.
+FUZZ_EXECS ?= 40000
 
 .PHONY: build run test lint unit race fuzz bench docs clean
 
@@ -31,9 +34,9 @@ race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParser$$' -fuzztime=$(FUZZTIME) ./internal/resp
-	$(GO) test -run='^$$' -fuzz='^FuzzMatch$$' -fuzztime=$(FUZZTIME) ./internal/glob
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMeta$$' -fuzztime=$(FUZZTIME) ./internal/keyspace
+	$(GO) test -run='^$$' -fuzz='^FuzzParser$$' -fuzztime=$(FUZZ_EXECS)x ./internal/resp
+	$(GO) test -run='^$$' -fuzz='^FuzzMatch$$' -fuzztime=$(FUZZ_EXECS)x ./internal/glob
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMeta$$' -fuzztime=$(FUZZ_EXECS)x ./internal/keyspace
 
 bench: build
 	./scripts/bench.sh
