@@ -151,9 +151,6 @@ func (s *Spec) CheckArity(n int) bool {
 	return n >= -s.Arity
 }
 
-// FullName is the name Redis uses in messages: "get", "config|get".
-func (s *Spec) FullName() string { return s.Name }
-
 // Server is what node-wide commands may ask of the node. Implemented by internal/node.
 type Server interface {
 	// Now is the node's clock.

@@ -182,9 +182,6 @@ func (n *Node) Shards() []shard.Status {
 // Counts returns the keyspace counters.
 func (n *Node) Counts() *keyspace.Counts { return n.counts }
 
-// Routes returns the slot → shard table.
-func (n *Node) Routes() *routing.Table { return n.routes }
-
 func (n *Node) shardFor(id uint64) *shard.Shard { return n.shards[id-1] }
 
 func (n *Node) nowMs() int64 { return n.now().UnixMilli() }
