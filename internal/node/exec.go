@@ -21,8 +21,13 @@ type pending struct {
 // earlier writes they must observe.
 type segment struct {
 	byShard map[uint64][]*pending
-	all     []*pending
-	outIdx  []int
+	writes  []queuedWrite
+}
+
+// queuedWrite is a submitted write and the index of its reply in Exec's out.
+type queuedWrite struct {
+	p   *pending
+	out int
 }
 
 // Exec implements resp.Backend.
@@ -31,13 +36,12 @@ func (n *Node) Exec(ctx context.Context, calls []resp.Call, out []reply.Value) {
 	for i, c := range calls {
 		switch c.Spec.Kind {
 		case command.KindKeyWrite:
-			if p := n.submitWrite(c, &out[i]); p != nil {
+			if id, p := n.submitWrite(c, &out[i]); p != nil {
 				if seg.byShard == nil {
 					seg.byShard = make(map[uint64][]*pending, 2)
 				}
-				seg.byShard[p.shard] = append(seg.byShard[p.shard], p.p)
-				seg.all = append(seg.all, p.p)
-				seg.outIdx = append(seg.outIdx, i)
+				seg.byShard[id] = append(seg.byShard[id], p)
+				seg.writes = append(seg.writes, queuedWrite{p: p, out: i})
 			}
 		case command.KindKeyRead:
 			out[i] = n.read(ctx, c, &seg)
@@ -49,49 +53,31 @@ func (n *Node) Exec(ctx context.Context, calls []resp.Call, out []reply.Value) {
 			out[i] = reply.Err("ERR command not allowed here")
 		}
 	}
-	for j, p := range seg.all {
-		out[seg.outIdx[j]] = n.wait(ctx, p)
+	for _, w := range seg.writes {
+		out[w.out] = n.wait(ctx, w.p)
 	}
 }
 
-type submitted struct {
-	shard uint64
-	p     *pending
-}
-
-// routeKeys returns the single shard owning keys, or ok=false when they span shards. A command
-// without keys goes to shard 1.
-func (n *Node) routeKeys(keys [][]byte) (id uint64, ok bool) {
-	if len(keys) == 0 {
-		return 1, true
-	}
-	id = n.routes.ShardOf(routing.Slot(keys[0]))
-	for _, k := range keys[1:] {
-		if n.routes.ShardOf(routing.Slot(k)) != id {
-			return 0, false
-		}
-	}
-	return id, true
-}
-
-// submitWrite validates and proposes a write. It returns nil when the reply was decided at
-// once (written to *out).
-func (n *Node) submitWrite(c resp.Call, out *reply.Value) *submitted {
+// submitWrite validates and proposes a write to the shard owning its keys, which it returns
+// with the pending reply. It returns a nil pending when the reply was decided at once
+// (written to *out).
+func (n *Node) submitWrite(c resp.Call, out *reply.Value) (uint64, *pending) {
 	if n.overMemory(c.Spec) {
 		*out = errOOM
-		return nil
+		return 0, nil
 	}
 	if c.Spec.Validate != nil {
 		if v, ok := c.Spec.Validate(c.Args); !ok {
 			*out = v
-			return nil
+			return 0, nil
 		}
 	}
-	id, ok := n.routeKeys(c.Spec.KeyArgs(c.Args))
-	if !ok {
+	ids := n.shardsOf(c.Spec.KeyArgs(c.Args))
+	if len(ids) != 1 {
 		*out = reply.ErrCrossSlot
-		return nil
+		return 0, nil
 	}
+	id := ids[0]
 	p := &pending{done: make(chan struct{})}
 	n.shardFor(id).Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
 		if err != nil {
@@ -103,12 +89,12 @@ func (n *Node) submitWrite(c resp.Call, out *reply.Value) *submitted {
 		}
 		close(p.done)
 	})
-	return &submitted{shard: id, p: p}
+	return id, p
 }
 
 func (n *Node) waitAll(ctx context.Context, seg *segment) {
-	for _, p := range seg.all {
-		n.wait(ctx, p)
+	for _, w := range seg.writes {
+		n.wait(ctx, w.p)
 	}
 }
 
@@ -145,16 +131,16 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment) reply.Value 
 			return submitErr(err)
 		}
 	}
+	// One key: a point read of the live DB (and the cache) is atomic. Several keys are read
+	// from one snapshot, which the cache cannot serve.
 	var tx *keyspace.Txn
 	if len(keys) <= 1 {
 		tx = keyspace.NewReadTxn(n.db, n.nowMs(), n.counts).WithCache(n.cache, true)
-		v := c.Spec.Run(tx, c.Args)
-		n.countHits(tx)
-		return v
+	} else {
+		snap := n.db.NewSnapshot()
+		defer snap.Close()
+		tx = keyspace.NewReadTxn(snap, n.nowMs(), n.counts)
 	}
-	snap := n.db.NewSnapshot()
-	defer snap.Close()
-	tx = keyspace.NewReadTxn(snap, n.nowMs(), n.counts)
 	v := c.Spec.Run(tx, c.Args)
 	n.countHits(tx)
 	return v

@@ -20,7 +20,11 @@ func (n *Node) sampleMemory() {
 	s := []metrics.Sample{{Name: heapMetric}}
 	metrics.Read(s)
 	if s[0].Value.Kind() == metrics.KindUint64 {
-		n.usedMemory.Store(s[0].Value.Uint64())
+		used := s[0].Value.Uint64()
+		n.usedMemory.Store(used)
+		for peak := n.peakMemory.Load(); used > peak && !n.peakMemory.CompareAndSwap(peak, used); {
+			peak = n.peakMemory.Load()
+		}
 	}
 }
 

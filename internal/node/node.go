@@ -22,6 +22,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -86,8 +87,9 @@ type Node struct {
 
 	runID string
 	ops   opsSampler
-	// usedMemory is the last sampled heap size, checked against maxmemory.
-	usedMemory atomic.Uint64
+	// usedMemory is the last sampled heap size, checked against maxmemory; peakMemory the
+	// largest sample.
+	usedMemory, peakMemory atomic.Uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -218,7 +220,7 @@ func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
 		if len(args) != 1 || len(args[0]) != 8 {
 			return reply.ErrInternal
 		}
-		id := beUint64(args[0])
+		id := binary.BigEndian.Uint64(args[0])
 		if id < 1 || id > uint64(n.routes.Shards()) {
 			return reply.ErrInternal
 		}
@@ -241,14 +243,6 @@ func newRunID() string {
 	var b [20]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func beUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }
 
 // submitErr maps a shard error to the reply a client sees; internal errors never reach

@@ -8,19 +8,18 @@ import (
 
 // Error texts shared by many commands, exactly as Redis 7.0 words them.
 var (
-	ErrWrongType      = Err("WRONGTYPE Operation against a key holding the wrong kind of value")
-	ErrNotInteger     = Err("ERR value is not an integer or out of range")
-	ErrNotFloat       = Err("ERR value is not a valid float")
-	ErrSyntax         = Err("ERR syntax error")
-	ErrNoSuchKey      = Err("ERR no such key")
-	ErrOverflow       = Err("ERR increment or decrement would overflow")
-	ErrCrossSlot      = Err("CROSSSLOT Keys in request don't hash to the same slot")
-	ErrNoAuth         = Err("NOAUTH Authentication required.")
-	ErrInternal       = Err("ERR internal error")
-	ErrTryAgain       = Err("TRYAGAIN the shard is electing a leader or changed leader, please retry")
-	ErrStringTooLong  = Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
-	ErrInvalidExpire  = Err("ERR invalid expire time in 'set' command")
-	ErrOutOfRangeZero = Err("ERR value is out of range, must be positive")
+	ErrWrongType     = Err("WRONGTYPE Operation against a key holding the wrong kind of value")
+	ErrNotInteger    = Err("ERR value is not an integer or out of range")
+	ErrNotFloat      = Err("ERR value is not a valid float")
+	ErrSyntax        = Err("ERR syntax error")
+	ErrNoSuchKey     = Err("ERR no such key")
+	ErrOverflow      = Err("ERR increment or decrement would overflow")
+	ErrCrossSlot     = Err("CROSSSLOT Keys in request don't hash to the same slot")
+	ErrNoAuth        = Err("NOAUTH Authentication required.")
+	ErrInternal      = Err("ERR internal error")
+	ErrTryAgain      = Err("TRYAGAIN the shard is electing a leader or changed leader, please retry")
+	ErrStringTooLong = Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	ErrInvalidExpire = Err("ERR invalid expire time in 'set' command")
 )
 
 // WrongArgs is Redis' arity error for cmd (lower-case name as Redis prints it).
