@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"ferricd/internal/cluster"
 	"ferricd/internal/command"
 	"ferricd/internal/config"
 	"ferricd/internal/metrics"
@@ -109,12 +110,17 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 		}
 	}()
 
+	nodeID, cc, err := clusterConfig(params)
+	if err != nil {
+		return err
+	}
 	m := metrics.New(metrics.Options{Version: version, Pprof: params.EnablePprof()})
 	table := command.New()
 	n, err := node.Open(ctx, node.Config{
 		DB:         db,
 		Shards:     params.Shards(),
-		NodeID:     1,
+		NodeID:     nodeID,
+		Cluster:    cc,
 		Table:      table,
 		Params:     params,
 		Info:       m,
@@ -183,6 +189,45 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	}
 	<-metricsDone
 	return err
+}
+
+// clusterConfig reads the cluster options. The bus listens on the first bind address; peers
+// and clients are told the cluster-announce-ip, else the host this node has in the peer list,
+// else the bind address.
+func clusterConfig(params *config.Store) (uint64, *node.ClusterConfig, error) {
+	value := func(name string) string { v, _ := params.Value(name); return v }
+	id, err := strconv.ParseUint(value("node-id"), 10, 64)
+	if err != nil {
+		return 0, nil, fmt.Errorf("node-id: %w", err)
+	}
+	cc := &node.ClusterConfig{Redirect: value("cluster-redirect") == "yes"}
+	host := metricsHost(params)
+	announce := value("cluster-announce-ip")
+	if list := value("cluster-peers"); list != "" {
+		if id == 0 {
+			return 0, nil, errors.New("cluster-peers needs node-id (this node's id in the list)")
+		}
+		if cc.Peers, err = cluster.ParsePeers(list, id); err != nil {
+			return 0, nil, err
+		}
+		for _, p := range cc.Peers {
+			if p.ID == id && announce == "" {
+				announce, _, _ = net.SplitHostPort(p.BusAddr)
+			}
+		}
+	}
+	if announce == "" {
+		announce = host
+	}
+	busPort, _ := strconv.Atoi(value("cluster-port"))
+	if busPort == 0 {
+		if busPort = params.Port() + 10000; busPort > 65535 {
+			return 0, nil, fmt.Errorf("cluster-port: port %d + 10000 is out of range; set cluster-port", params.Port())
+		}
+	}
+	cc.ListenAddr = net.JoinHostPort(host, strconv.Itoa(busPort))
+	cc.ClientAddr = net.JoinHostPort(announce, strconv.Itoa(params.Port()))
+	return id, cc, nil
 }
 
 // keepAlive maps tcp-keepalive (0: off, as in Redis) onto resp.Config (negative: off).

@@ -85,8 +85,7 @@ func table() []def {
 	yesNoLocal := []string{"no", "yes", "local"}
 
 	return []def{
-		// ferricd's own parameters. Cluster parameters (node id, peers, raft address) will be
-		// added here, with .own() and the same builders.
+		// ferricd's own parameters.
 		integer("shards", "8", 1, 1024).immutable().own().
 			used("Number of shards (raft groups) on this node. Fixed once the data directory exists."),
 		integer("metrics-port", "9121", 0, portMax).immutable().own().
@@ -97,6 +96,12 @@ func table() []def {
 			used("Pebble's block cache."),
 		boolean("enable-pprof", "no").immutable().own().
 			used("Also serve Go's profiler under /debug/pprof/ on the metrics port."),
+		integer("node-id", "0", 0, llMax).immutable().own().
+			used("This node's id in its cluster (>= 1). 0: the id recorded in the data directory, or 1 for a new node."),
+		str("cluster-peers", "").immutable().own().
+			used("Members of a new cluster, the same list on every node: id@host:bus-port,... (this node included). Empty: standalone. Recorded in the data directory at the first start; later starts use the recorded list."),
+		boolean("cluster-redirect", "no").immutable().own().
+			used("yes: answer MOVED for keys whose shard another node leads (for cluster-aware clients); no: forward such commands to the leader."),
 
 		// Parameters the node acts on.
 		integer("port", "6379", 0, portMax).immutable().
@@ -155,7 +160,8 @@ func table() []def {
 		boolean("cluster-allow-replica-migration", "yes"),
 		integer("cluster-announce-bus-port", "0", 0, portMax),
 		str("cluster-announce-hostname", ""),
-		str("cluster-announce-ip", ""),
+		str("cluster-announce-ip", "").immutable().
+			used("Address peers and clients are told to reach this node at (MOVED, CLUSTER SLOTS). Empty: the first bind address."),
 		integer("cluster-announce-port", "0", 0, portMax),
 		integer("cluster-announce-tls-port", "0", 0, portMax),
 		str("cluster-config-file", "nodes.conf").immutable(),
@@ -163,7 +169,8 @@ func table() []def {
 		memory("cluster-link-sendbuf-limit", "0", 0, ullMax),
 		integer("cluster-migration-barrier", "1", 0, intMax),
 		integer("cluster-node-timeout", "15000", 0, llMax),
-		integer("cluster-port", "0", 0, portMax).immutable(),
+		integer("cluster-port", "0", 0, portMax).immutable().
+			used("Cluster bus port (raft traffic, forwarded commands, snapshots). 0: port + 10000, as Redis Cluster."),
 		enum("cluster-preferred-endpoint-type", "ip", "ip", "hostname", "unknown-endpoint"),
 		boolean("cluster-replica-no-failover", "no").alias("cluster-slave-no-failover"),
 		integer("cluster-replica-validity-factor", "10", 0, intMax).alias("cluster-slave-validity-factor"),

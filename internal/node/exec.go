@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"ferricd/internal/command"
@@ -9,9 +11,11 @@ import (
 	"ferricd/internal/reply"
 	"ferricd/internal/resp"
 	"ferricd/internal/routing"
+	"ferricd/internal/shard"
 )
 
-// pending is a write submitted to a shard and not yet answered. done is closed after v is set.
+// pending is a write submitted to a shard (or a call forwarded to another node) and not yet
+// answered. done is closed after v is set.
 type pending struct {
 	done chan struct{}
 	v    reply.Value
@@ -22,6 +26,8 @@ type pending struct {
 type segment struct {
 	byShard map[uint64][]*pending
 	writes  []queuedWrite
+	fwd     map[uint64]*fwdBatch     // forwarded calls not sent yet, by node
+	sent    map[uint64]chan struct{} // closed when the last batch sent to a node is answered
 }
 
 // queuedWrite is a submitted write and the index of its reply in Exec's out.
@@ -30,69 +36,173 @@ type queuedWrite struct {
 	out int
 }
 
+func (seg *segment) track(id uint64, p *pending, out int) {
+	if seg.byShard == nil {
+		seg.byShard = make(map[uint64][]*pending, 2)
+	}
+	seg.byShard[id] = append(seg.byShard[id], p)
+	seg.writes = append(seg.writes, queuedWrite{p: p, out: out})
+}
+
+// execOpts says on whose behalf calls run.
+type execOpts struct {
+	// forwarded: the calls were forwarded by another node; they are never forwarded again
+	// (a shard led elsewhere answers notLeaderReply).
+	forwarded bool
+	// readOnly: the client sent READONLY, so a local follower may serve its reads.
+	readOnly bool
+}
+
 // Exec implements resp.Backend.
 func (n *Node) Exec(ctx context.Context, calls []resp.Call, out []reply.Value) {
+	var o execOpts
+	if n.bus != nil {
+		if sess, ok := resp.SessionFromContext(ctx); ok {
+			o.readOnly = sess.ReadOnly
+		}
+	}
+	n.exec(ctx, calls, out, o)
+}
+
+func (n *Node) exec(ctx context.Context, calls []resp.Call, out []reply.Value, o execOpts) {
 	var seg segment
 	for i, c := range calls {
 		switch c.Spec.Kind {
 		case command.KindKeyWrite:
-			if id, p := n.submitWrite(c, &out[i]); p != nil {
-				if seg.byShard == nil {
-					seg.byShard = make(map[uint64][]*pending, 2)
-				}
-				seg.byShard[id] = append(seg.byShard[id], p)
-				seg.writes = append(seg.writes, queuedWrite{p: p, out: i})
+			id, v, ok := n.checkWrite(c)
+			if !ok {
+				out[i] = v
+				continue
 			}
+			if s := n.shardFor(id); s != nil && (n.bus == nil || s.Status().IsLeader) {
+				seg.track(id, n.submitWrite(s, c, o), i)
+				continue
+			}
+			n.routeRemote(ctx, c, id, o, &seg, i, out)
 		case command.KindKeyRead:
-			out[i] = n.read(ctx, c, &seg)
+			n.routeRead(ctx, c, o, &seg, i, out)
 		case command.KindServer:
 			// Node-wide commands observe every earlier write of the segment.
-			n.waitAll(ctx, &seg)
+			n.waitAll(ctx, &seg, o)
 			out[i] = c.Spec.Server(ctx, n, c.Args)
 		default:
 			out[i] = reply.Err("ERR command not allowed here")
 		}
 	}
+	n.flushForwards(ctx, &seg, o)
 	for _, w := range seg.writes {
 		out[w.out] = n.wait(ctx, w.p)
 	}
 }
 
-// submitWrite validates and proposes a write to the shard owning its keys, which it returns
-// with the pending reply. It returns a nil pending when the reply was decided at once
-// (written to *out).
-func (n *Node) submitWrite(c resp.Call, out *reply.Value) (uint64, *pending) {
+// checkWrite validates a write and returns the shard owning its keys, or the reply that
+// decides it at once.
+func (n *Node) checkWrite(c resp.Call) (uint64, reply.Value, bool) {
 	if n.overMemory(c.Spec) {
-		*out = errOOM
-		return 0, nil
+		return 0, errOOM, false
 	}
 	if c.Spec.Validate != nil {
 		if v, ok := c.Spec.Validate(c.Args); !ok {
-			*out = v
-			return 0, nil
+			return 0, v, false
 		}
 	}
 	ids := n.shardsOf(c.Spec.KeyArgs(c.Args))
 	if len(ids) != 1 {
-		*out = reply.ErrCrossSlot
-		return 0, nil
+		return 0, reply.ErrCrossSlot, false
 	}
-	id := ids[0]
+	return ids[0], reply.Value{}, true
+}
+
+// submitWrite proposes a write to the local replica s.
+func (n *Node) submitWrite(s *shard.Shard, c resp.Call, o execOpts) *pending {
 	p := &pending{done: make(chan struct{})}
-	n.shardFor(id).Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
-		if err != nil {
+	s.Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
+		var nl shard.NotLeaderError
+		switch {
+		case err != nil && o.forwarded && errors.As(err, &nl):
+			p.v = notLeaderReply(nl.LeaderID) // never proposed: the forwarder may retry
+		case err != nil:
 			p.v = submitErr(err)
-		} else if v, ok := result.(reply.Value); ok {
-			p.v = v
-		} else {
-			p.v = reply.ErrInternal
+		default:
+			if v, ok := result.(reply.Value); ok {
+				p.v = v
+			} else {
+				p.v = reply.ErrInternal
+			}
 		}
 		close(p.done)
 	})
-	return id, p
+	return p
 }
 
-func (n *Node) waitAll(ctx context.Context, seg *segment) {
+// routeRemote sends a call for shard id, which this node does not lead, to its leader: as a
+// MOVED redirection for cluster-aware clients, or forwarded.
+func (n *Node) routeRemote(ctx context.Context, c resp.Call, id uint64, o execOpts, seg *segment, i int, out []reply.Value) {
+	if o.forwarded {
+		out[i] = notLeaderReply(n.leaderOf(id))
+		return
+	}
+	leader := n.awaitLeader(ctx, id)
+	switch {
+	case leader == 0:
+		out[i] = errClusterDown
+	case leader == n.self:
+		// Elected while we waited: the shard is local and led here now.
+		if c.Spec.Kind == command.KindKeyWrite {
+			seg.track(id, n.submitWrite(n.shardFor(id), c, o), i)
+		} else {
+			out[i] = n.read(ctx, c, seg, o, true)
+		}
+	case n.redirect:
+		out[i] = n.moved(c, leader)
+	default:
+		seg.track(id, seg.forwardLater(leader, id, c.Args), i)
+	}
+}
+
+// moved is the MOVED redirection to node leader for c's first key.
+func (n *Node) moved(c resp.Call, leader uint64) reply.Value {
+	addr := n.clientAddr(leader)
+	keys := c.Spec.KeyArgs(c.Args)
+	if addr == "" || len(keys) == 0 {
+		return errClusterDown
+	}
+	return reply.Err(fmt.Sprintf("MOVED %d %s", routing.Slot(keys[0]), addr))
+}
+
+// routeRead decides where a read runs: here when this node leads every shard it reads (or
+// holds them all and the client accepts stale reads), at the leader otherwise.
+func (n *Node) routeRead(ctx context.Context, c resp.Call, o execOpts, seg *segment, i int, out []reply.Value) {
+	if n.bus == nil {
+		out[i] = n.read(ctx, c, seg, o, true)
+		return
+	}
+	ids := n.shardsOf(c.Spec.KeyArgs(c.Args))
+	allLocal, allLed := true, true
+	for _, id := range ids {
+		s := n.shardFor(id)
+		if s == nil {
+			allLocal, allLed = false, false
+			break
+		}
+		if !s.Status().IsLeader {
+			allLed = false
+		}
+	}
+	switch {
+	case allLocal && o.readOnly:
+		out[i] = n.read(ctx, c, seg, o, false)
+	case allLed:
+		out[i] = n.read(ctx, c, seg, o, true)
+	case len(ids) == 1:
+		n.routeRemote(ctx, c, ids[0], o, seg, i, out)
+	default:
+		out[i] = reply.ErrCrossSlot
+	}
+}
+
+func (n *Node) waitAll(ctx context.Context, seg *segment, o execOpts) {
+	n.flushForwards(ctx, seg, o)
 	for _, w := range seg.writes {
 		n.wait(ctx, w.p)
 	}
@@ -119,15 +229,26 @@ func (n *Node) wait(ctx context.Context, p *pending) reply.Value {
 	}
 }
 
-// read runs a read command after the writes it must observe.
-func (n *Node) read(ctx context.Context, c resp.Call, seg *segment) reply.Value {
+// read runs a read command on the local replicas after the writes it must observe; with
+// barrier, after each shard's read barrier (linearizable), else from whatever is applied here.
+func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, barrier bool) reply.Value {
 	keys := c.Spec.KeyArgs(c.Args)
 	ids := n.shardsOf(keys)
 	for _, id := range ids {
+		if len(seg.byShard[id]) > 0 {
+			n.flushForwards(ctx, seg, o)
+		}
 		for _, p := range seg.byShard[id] {
 			n.wait(ctx, p)
 		}
+		if !barrier {
+			continue
+		}
 		if err := n.shardFor(id).ReadBarrier(ctx); err != nil {
+			var nl shard.NotLeaderError
+			if o.forwarded && errors.As(err, &nl) {
+				return notLeaderReply(nl.LeaderID)
+			}
 			return submitErr(err)
 		}
 	}

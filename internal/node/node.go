@@ -27,12 +27,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"ferricd/internal/cluster"
 	"ferricd/internal/command"
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
@@ -69,6 +71,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// CacheBytes bounds the key metadata cache; 0 disables it.
 	CacheBytes int64
+	// Cluster configures the cluster bus; nil runs a standalone node (and refuses a data
+	// directory that belongs to a cluster).
+	Cluster *ClusterConfig
+	// TickInterval is the raft tick of every shard; 0 means 100ms (elections after 1s).
+	TickInterval time.Duration
 }
 
 // Node is the running data plane of one process.
@@ -76,14 +83,21 @@ type Node struct {
 	cfg    Config
 	db     *pebble.DB
 	routes *routing.Table
-	shards []*shard.Shard // shards[id-1]
-	counts *keyspace.Counts
-	cache  *keyspace.MetaCache
-	table  *command.Table
-	obs    Observer
-	log    *slog.Logger
-	now    func() time.Time
-	start  time.Time
+	shards []*shard.Shard // the local replicas, in shard id order
+	byID   []*shard.Shard // byID[id-1]: the local replica of shard id, nil if none here
+	self   uint64
+	// Cluster state; all nil/empty on a standalone node.
+	members  []cluster.Peer
+	bus      *cluster.Transport
+	leaders  leaderTable
+	redirect bool
+	counts   *keyspace.Counts
+	cache    *keyspace.MetaCache
+	table    *command.Table
+	obs      Observer
+	log      *slog.Logger
+	now      func() time.Time
+	start    time.Time
 
 	runID string
 	ops   opsSampler
@@ -103,9 +117,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.NodeID == 0 {
-		cfg.NodeID = 1
-	}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = 100 * time.Millisecond
 	}
@@ -119,6 +130,18 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := checkShardCount(cfg.DB, cfg.Shards); err != nil {
 		return nil, err
 	}
+	var given []cluster.Peer
+	if cfg.Cluster != nil {
+		given = cfg.Cluster.Peers
+	}
+	mem, err := checkMembership(cfg.DB, cfg.NodeID, given)
+	if err != nil {
+		return nil, err
+	}
+	if len(mem.peers) > 0 && cfg.Cluster == nil {
+		return nil, errors.New("the data directory belongs to a cluster member; start it with its cluster options")
+	}
+	cfg.NodeID = mem.self
 	counts, err := keyspace.LoadCounts(cfg.DB)
 	if err != nil {
 		return nil, err
@@ -127,26 +150,48 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		cfg: cfg, db: cfg.DB, routes: routes, counts: counts, table: cfg.Table,
 		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
 		runID: newRunID(), cache: keyspace.NewMetaCache(cfg.CacheBytes),
+		self: mem.self, members: mem.peers, byID: make([]*shard.Shard, routes.Shards()),
+	}
+	var transport shard.Transport
+	if len(mem.peers) > 0 {
+		n.redirect = cfg.Cluster.Redirect
+		if n.bus, err = n.newBus(cfg.Cluster); err != nil {
+			return nil, err
+		}
+		transport = n.bus
 	}
 	for id := uint64(1); id <= uint64(routes.Shards()); id++ {
+		replicas := n.replicasOf(id)
+		if !slices.Contains(replicas, n.self) {
+			continue
+		}
 		var obs shard.Observer
 		if cfg.Observer != nil {
 			obs = cfg.Observer
 		}
 		s, err := shard.Start(ctx, shard.Config{
-			ShardID:  id,
-			NodeID:   cfg.NodeID,
-			Peers:    []uint64{cfg.NodeID},
-			DB:       cfg.DB,
-			SM:       n,
-			Observer: obs,
-			Logger:   cfg.Logger.With("shard", id),
+			ShardID:      id,
+			NodeID:       n.self,
+			Peers:        replicas,
+			DB:           cfg.DB,
+			SM:           n,
+			Observer:     obs,
+			Logger:       cfg.Logger.With("shard", id),
+			Transport:    transport,
+			TickInterval: cfg.TickInterval,
 		})
 		if err != nil {
 			n.stopShards()
 			return nil, fmt.Errorf("start shard %d: %w", id, err)
 		}
 		n.shards = append(n.shards, s)
+		n.byID[id-1] = s
+	}
+	if n.bus != nil {
+		if err := n.bus.Start(ctx); err != nil {
+			n.stopShards()
+			return nil, err
+		}
 	}
 	n.sampleMemory()
 	loopCtx, cancel := context.WithCancel(context.Background())
@@ -156,6 +201,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		defer n.wg.Done()
 		n.expiryLoop(loopCtx)
 	}()
+	if n.bus != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.gossipLoop(loopCtx)
+		}()
+	}
 	return n, nil
 }
 
@@ -163,6 +215,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 func (n *Node) Close() {
 	n.cancel()
 	n.wg.Wait()
+	// The bus first: nothing inbound reaches a stopped shard, and forwarded requests end.
+	if n.bus != nil {
+		n.bus.Close()
+	}
 	n.stopShards()
 }
 
@@ -184,7 +240,8 @@ func (n *Node) Shards() []shard.Status {
 // Counts returns the keyspace counters.
 func (n *Node) Counts() *keyspace.Counts { return n.counts }
 
-func (n *Node) shardFor(id uint64) *shard.Shard { return n.shards[id-1] }
+// shardFor returns the local replica of shard id, or nil if it has none here.
+func (n *Node) shardFor(id uint64) *shard.Shard { return n.byID[id-1] }
 
 func (n *Node) nowMs() int64 { return n.now().UnixMilli() }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"ferricd/internal/command"
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
 	"ferricd/internal/routing"
+	"ferricd/internal/shard"
 )
 
 // The node is the command.Server of node-wide commands.
@@ -18,27 +20,66 @@ var _ command.Server = (*Node)(nil)
 // Now implements command.Server.
 func (n *Node) Now() time.Time { return n.now() }
 
-// DBSize implements command.Server.
-func (n *Node) DBSize(context.Context) (int64, error) {
+// DBSize implements command.Server. In a cluster the local replicas' counters are read after
+// their read barriers, so the count includes every write acknowledged before.
+func (n *Node) DBSize(ctx context.Context) (int64, error) {
+	if err := n.barrierAll(ctx); err != nil {
+		return 0, err
+	}
 	return n.counts.Keys(routing.Range{Start: 0, End: routing.NumSlots}), nil
 }
 
-// FlushAll implements command.Server: every shard deletes its slot range through its log.
-func (n *Node) FlushAll(ctx context.Context) error {
-	now := n.nowMs()
-	ps := make([]*pending, len(n.shards))
-	for i, s := range n.shards {
-		p := &pending{done: make(chan struct{})}
-		ps[i] = p
-		var id [8]byte
-		binary.BigEndian.PutUint64(id[:], s.ID())
-		s.Submit(encodePayload(kindFlush, now, [][]byte{id[:]}), func(_ any, err error) {
-			if err != nil {
-				p.v = submitErr(err)
-			}
-			close(p.done)
-		})
+// errNotAllLocal refuses node-wide reads on a node that does not hold every shard.
+var errNotAllLocal = errors.New("not every shard has a replica on this node")
+
+// barrierAll passes the read barrier of every shard; all must be local. On a standalone node
+// (or a leader of everything) it costs nothing.
+func (n *Node) barrierAll(ctx context.Context) error {
+	if len(n.shards) != len(n.byID) {
+		return errNotAllLocal
 	}
+	for _, s := range n.shards {
+		if err := s.ReadBarrier(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submitFlush proposes the deletion of local shard s's slot range.
+func (n *Node) submitFlush(s *shard.Shard) *pending {
+	p := &pending{done: make(chan struct{})}
+	var id [8]byte
+	binary.BigEndian.PutUint64(id[:], s.ID())
+	s.Submit(encodePayload(kindFlush, n.nowMs(), [][]byte{id[:]}), func(_ any, err error) {
+		if err != nil {
+			p.v = submitErr(err)
+		} else {
+			p.v = reply.OK
+		}
+		close(p.done)
+	})
+	return p
+}
+
+// FlushAll implements command.Server: every shard deletes its slot range through its log,
+// proposed here for the shards led here and by their leaders for the others.
+func (n *Node) FlushAll(ctx context.Context) error {
+	ps := make([]*pending, 0, len(n.byID))
+	var seg segment
+	for i, s := range n.byID {
+		id := uint64(i + 1)
+		if s != nil && (n.bus == nil || s.Status().IsLeader) {
+			ps = append(ps, n.submitFlush(s))
+			continue
+		}
+		leader := n.awaitLeader(ctx, id)
+		if leader == 0 {
+			return fmt.Errorf("flush shard %d: no leader", id)
+		}
+		ps = append(ps, seg.forwardLater(leader, id, [][]byte{[]byte(flushOp), binary.BigEndian.AppendUint64(nil, id)}))
+	}
+	n.flushForwards(ctx, &seg, execOpts{})
 	for _, p := range ps {
 		if v := n.wait(ctx, p); v.IsError() {
 			return errors.New(string(v.Str))
@@ -50,10 +91,11 @@ func (n *Node) FlushAll(ctx context.Context) error {
 // ReadAll implements command.Server: fn sees every shard at one instant through one snapshot
 // of the node's DB, taken after every shard's read barrier.
 func (n *Node) ReadAll(ctx context.Context, fn func(tx *keyspace.Txn) reply.Value) reply.Value {
-	for _, s := range n.shards {
-		if err := s.ReadBarrier(ctx); err != nil {
-			return submitErr(err)
+	if err := n.barrierAll(ctx); err != nil {
+		if errors.Is(err, errNotAllLocal) {
+			return reply.Err("ERR this node does not hold every shard; run the command on a node that does (clusters of more than 3 nodes do not support it yet)")
 		}
+		return submitErr(err)
 	}
 	snap := n.db.NewSnapshot()
 	defer snap.Close()

@@ -1,0 +1,383 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Handler is the node side of the transport. The transport calls it from its connection
+// goroutines, concurrently.
+type Handler interface {
+	// StepRaft delivers an inbound raft message for shard. It must not block.
+	StepRaft(shard uint64, m *raftpb.Message)
+	// ReportUnreachable tells shard's raft that a message to node `to` could not be sent.
+	// It must not block.
+	ReportUnreachable(shard, to uint64)
+	// HandleRequest serves a request sent with Call by node from; it runs on its own
+	// goroutine and its answer is sent back. ctx ends when the transport closes.
+	HandleRequest(ctx context.Context, from uint64, req []byte) []byte
+	// HandleGossip receives a Broadcast of node from. It must not block.
+	HandleGossip(from uint64, body []byte)
+	// SendSnapshot writes the data of the snapshot in m (a MsgSnap of shard) to w.
+	SendSnapshot(ctx context.Context, shard uint64, m *raftpb.Message, w io.Writer) error
+	// ReceiveSnapshot reads what the leader's SendSnapshot wrote and steps m into shard.
+	ReceiveSnapshot(ctx context.Context, shard uint64, m *raftpb.Message, r io.Reader) error
+	// ReportSnapshot tells shard's raft how sending a snapshot to node `to` ended.
+	ReportSnapshot(shard, to uint64, ok bool)
+}
+
+// Config configures New.
+type Config struct {
+	NodeID     uint64
+	ListenAddr string // the cluster bus address to listen on
+	ClientAddr string // host:port clients use to reach this node, told to peers
+	Peers      []Peer // every member, this node included
+	Shards     int    // refused: peers running a different shard count
+	Handler    Handler
+	Logger     *slog.Logger
+	Faults     *Faults // nil: no fault injection
+	// QueueSize bounds each peer's send queue, in frames; raft messages beyond it are
+	// dropped and reported unreachable. Default 4096.
+	QueueSize int
+	// SnapshotTimeout bounds one snapshot transfer; default 10 minutes.
+	SnapshotTimeout time.Duration
+	// HandshakeTimeout bounds the exchange of hellos on a new connection; default 5s.
+	HandshakeTimeout time.Duration
+}
+
+// Errors of Call.
+var (
+	// ErrUnreachable: no connection to the peer; the request was not sent.
+	ErrUnreachable = errors.New("cluster: peer unreachable")
+	// ErrConnectionLost: the connection broke after the request may have been sent; its
+	// outcome is unknown.
+	ErrConnectionLost = errors.New("cluster: connection to peer lost")
+	// ErrRefused: the peer answered that it could not serve the request.
+	ErrRefused = errors.New("cluster: peer refused the request")
+	// ErrClosed: the transport is closed.
+	ErrClosed = errors.New("cluster: transport closed")
+)
+
+// Transport connects this node to its peers. Every method is safe for concurrent use.
+type Transport struct {
+	cfg    Config
+	log    *slog.Logger
+	ln     net.Listener
+	peers  map[uint64]*peer // fixed after New
+	nextID atomic.Uint64    // request ids
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{} // every open connection, closed by Close
+}
+
+// New checks cfg and builds a transport; Start listens and connects.
+func New(cfg Config) (*Transport, error) {
+	if cfg.Handler == nil || cfg.NodeID == 0 || cfg.Shards <= 0 {
+		return nil, errors.New("cluster: Handler, NodeID and Shards are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 4096
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 5 * time.Second
+	}
+	if cfg.SnapshotTimeout <= 0 {
+		cfg.SnapshotTimeout = 10 * time.Minute
+	}
+	t := &Transport{cfg: cfg, log: cfg.Logger, peers: make(map[uint64]*peer), conns: make(map[net.Conn]struct{})}
+	self := false
+	for _, p := range cfg.Peers {
+		if p.ID == cfg.NodeID {
+			self = true
+			continue
+		}
+		t.peers[p.ID] = newPeer(p, cfg.QueueSize)
+	}
+	if !self {
+		return nil, fmt.Errorf("cluster: node %d is not among the peers", cfg.NodeID)
+	}
+	return t, nil
+}
+
+// Start listens on the bus address and starts connecting to the peers. ctx bounds only the
+// start; Close stops everything.
+func (t *Transport) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", t.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("cluster bus: %w", err)
+	}
+	t.ln = ln
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.wg.Add(1)
+	go t.acceptLoop()
+	for _, p := range t.peers {
+		if t.cfg.NodeID < p.id { // the lower id dials: one connection per pair
+			t.wg.Add(1)
+			go t.dialLoop(p)
+		}
+	}
+	return nil
+}
+
+// Addr is the bus listener's address.
+func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
+
+// Close stops every goroutine and closes every connection; outstanding calls fail.
+func (t *Transport) Close() {
+	if t.cancel == nil {
+		return
+	}
+	t.cancel()
+	_ = t.ln.Close()
+	t.connsMu.Lock()
+	for c := range t.conns {
+		_ = c.Close()
+	}
+	t.connsMu.Unlock()
+	t.wg.Wait()
+	for _, p := range t.peers {
+		p.failCalls(ErrClosed)
+	}
+}
+
+// track registers c so that Close closes it; it returns false once closing has begun.
+func (t *Transport) track(c net.Conn) bool {
+	t.connsMu.Lock()
+	defer t.connsMu.Unlock()
+	if t.ctx.Err() != nil {
+		_ = c.Close()
+		return false
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *Transport) untrack(c net.Conn) {
+	_ = c.Close()
+	t.connsMu.Lock()
+	delete(t.conns, c)
+	t.connsMu.Unlock()
+}
+
+// Send implements shard.Transport: it queues msgs without blocking. A message that cannot be
+// queued (no connection, queue full, injected fault) is dropped and reported unreachable, as
+// raft expects; snapshots go on a connection of their own.
+func (t *Transport) Send(shard uint64, msgs []*raftpb.Message) {
+	if t.ctx == nil || t.ctx.Err() != nil {
+		return // not started, or closed: raft retransmits once there is a network again
+	}
+	for _, m := range msgs {
+		to := m.GetTo()
+		p := t.peers[to]
+		if p == nil {
+			continue
+		}
+		if m.GetType() == raftpb.MsgSnap {
+			t.wg.Add(1)
+			go t.sendSnapshot(p, shard, m)
+			continue
+		}
+		if t.cfg.Faults.blocked(t.cfg.NodeID, to) {
+			continue // a partition loses messages silently
+		}
+		if !p.connected.Load() || !p.enqueue(outFrame{typ: frameRaft, shard: shard, msg: m}) {
+			t.cfg.Handler.ReportUnreachable(shard, to)
+		}
+	}
+}
+
+// Broadcast sends body to every connected peer, dropping it for peers whose queue is full.
+func (t *Transport) Broadcast(body []byte) {
+	for id, p := range t.peers {
+		if p.connected.Load() && !t.cfg.Faults.blocked(t.cfg.NodeID, id) {
+			p.enqueue(outFrame{typ: frameGossip, body: body})
+		}
+	}
+}
+
+// Call sends req to node `to` and waits for its answer. Errors: ErrUnreachable (not sent),
+// ErrConnectionLost and ctx errors (outcome unknown), ErrRefused, ErrClosed.
+func (t *Transport) Call(ctx context.Context, to uint64, req []byte) ([]byte, error) {
+	p := t.peers[to]
+	if p == nil {
+		return nil, fmt.Errorf("cluster: unknown node %d: %w", to, ErrUnreachable)
+	}
+	if t.cfg.Faults.blocked(t.cfg.NodeID, to) || !p.connected.Load() {
+		return nil, ErrUnreachable
+	}
+	c := &call{id: t.nextID.Add(1), done: make(chan struct{})}
+	if !p.register(c) {
+		return nil, ErrUnreachable
+	}
+	if !p.enqueue(outFrame{typ: frameRequest, call: c, body: req}) {
+		p.unregister(c.id)
+		return nil, ErrUnreachable
+	}
+	select {
+	case <-c.done:
+		return c.resp, c.err
+	case <-ctx.Done():
+		c.cancelled.Store(true) // not written yet: the writer skips it
+		p.unregister(c.id)
+		return nil, ctx.Err()
+	case <-t.ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
+// ClientAddr returns the client address node id announced, or "" if it has not connected yet.
+func (t *Transport) ClientAddr(id uint64) string {
+	if id == t.cfg.NodeID {
+		return t.cfg.ClientAddr
+	}
+	if p := t.peers[id]; p != nil {
+		if a := p.clientAddr.Load(); a != nil {
+			return *a
+		}
+	}
+	return ""
+}
+
+// Connected reports whether a connection to node id is up.
+func (t *Transport) Connected(id uint64) bool {
+	p := t.peers[id]
+	return p != nil && p.connected.Load()
+}
+
+func (t *Transport) helloFor(kind byte, to uint64) hello {
+	return hello{kind: kind, from: t.cfg.NodeID, to: to, shards: uint32(t.cfg.Shards), clientAddr: t.cfg.ClientAddr}
+}
+
+// checkHello validates what a peer said about itself.
+func (t *Transport) checkHello(h hello, wantFrom uint64) error {
+	if h.to != t.cfg.NodeID {
+		return fmt.Errorf("peer addressed node %d, this is node %d", h.to, t.cfg.NodeID)
+	}
+	if wantFrom != 0 && h.from != wantFrom {
+		return fmt.Errorf("expected node %d, got node %d", wantFrom, h.from)
+	}
+	if t.peers[h.from] == nil {
+		return fmt.Errorf("node %d is not a member of this cluster", h.from)
+	}
+	if int(h.shards) != t.cfg.Shards {
+		return fmt.Errorf("node %d runs %d shards, this node %d", h.from, h.shards, t.cfg.Shards)
+	}
+	return nil
+}
+
+func (t *Transport) dialLoop(p *peer) {
+	defer t.wg.Done()
+	backoff := 50 * time.Millisecond
+	for t.ctx.Err() == nil {
+		if err := t.dialOnce(p); err != nil {
+			t.log.Debug("cluster bus dial", "peer", p.id, "addr", p.busAddr, "err", err)
+		} else {
+			backoff = 50 * time.Millisecond
+		}
+		sleep := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, 2*time.Second)
+		select {
+		case <-t.ctx.Done():
+		case <-time.After(sleep):
+		}
+	}
+}
+
+// dialOnce connects to p and serves the connection until it breaks.
+func (t *Transport) dialOnce(p *peer) error {
+	d := net.Dialer{Timeout: 2 * time.Second, KeepAlive: 10 * time.Second}
+	c, err := d.DialContext(t.ctx, "tcp", p.busAddr)
+	if err != nil {
+		return err
+	}
+	if !t.track(c) {
+		return ErrClosed
+	}
+	defer t.untrack(c)
+	r := bufio.NewReaderSize(c, 64<<10)
+	_ = c.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	if err := writeHello(c, t.helloFor(connMain, p.id)); err != nil {
+		return err
+	}
+	h, err := readHello(r)
+	if err != nil {
+		return err
+	}
+	if err := t.checkHello(h, p.id); err != nil {
+		t.log.Warn("cluster bus: refusing peer", "peer", p.id, "err", err)
+		return err
+	}
+	_ = c.SetDeadline(time.Time{})
+	t.serveConn(p, c, r, h)
+	return nil
+}
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			if t.ctx.Err() == nil {
+				t.log.Error("cluster bus accept", "err", err)
+			}
+			return
+		}
+		if !t.track(c) {
+			return
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			defer t.untrack(c)
+			if err := t.accepted(c); err != nil && t.ctx.Err() == nil {
+				t.log.Debug("cluster bus connection", "remote", c.RemoteAddr().String(), "err", err)
+			}
+		}()
+	}
+}
+
+func (t *Transport) accepted(c net.Conn) error {
+	r := bufio.NewReaderSize(c, 64<<10)
+	_ = c.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	h, err := readHello(r)
+	if err != nil {
+		return err
+	}
+	if err := t.checkHello(h, 0); err != nil {
+		t.log.Warn("cluster bus: refusing connection", "remote", c.RemoteAddr().String(), "err", err)
+		return err
+	}
+	p := t.peers[h.from]
+	if h.kind == connSnapshot {
+		_ = c.SetDeadline(time.Time{})
+		return t.receiveSnapshot(c, r, h.from)
+	}
+	if h.from > t.cfg.NodeID {
+		return fmt.Errorf("node %d dialed but the lower id dials", h.from)
+	}
+	if err := writeHello(c, t.helloFor(connMain, h.from)); err != nil {
+		return err
+	}
+	_ = c.SetDeadline(time.Time{})
+	t.serveConn(p, c, r, h)
+	return nil
+}

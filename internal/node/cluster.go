@@ -1,0 +1,247 @@
+package node
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"ferricd/internal/cluster"
+	"ferricd/internal/shard"
+)
+
+// Snapshot transfer is being added to internal/shard; until it lands these refuse, and a
+// follower that needs a snapshot stays behind (raft keeps retrying).
+func sendSnapshot(ctx context.Context, s *shard.Shard, m *raftpb.Message, w io.Writer) error {
+	return fmt.Errorf("shard %d: snapshot transfer not implemented", s.ID())
+}
+
+func receiveSnapshot(ctx context.Context, s *shard.Shard, m *raftpb.Message, r io.Reader) error {
+	return fmt.Errorf("shard %d: snapshot transfer not implemented", s.ID())
+}
+
+func reportSnapshot(s *shard.Shard, to uint64, ok bool) {}
+
+// ClusterConfig is how a node joins a cluster.
+type ClusterConfig struct {
+	// Peers are the members (this node included) when the data directory is new; a restarted
+	// node uses the members it recorded, so this may then be empty.
+	Peers      []cluster.Peer
+	ListenAddr string // the cluster bus address to listen on
+	ClientAddr string // where clients reach this node (MOVED, CLUSTER SLOTS), told to peers
+	// Redirect answers MOVED for keys whose shard another node leads, instead of forwarding.
+	Redirect bool
+	// Faults injects network faults into the bus (tests); may be nil.
+	Faults *cluster.Faults
+}
+
+// Clustered reports whether the node is a member of a multi-node cluster.
+func (n *Node) Clustered() bool { return n.bus != nil }
+
+func (n *Node) newBus(cc *ClusterConfig) (*cluster.Transport, error) {
+	return cluster.New(cluster.Config{
+		NodeID:     n.self,
+		ListenAddr: cc.ListenAddr,
+		ClientAddr: cc.ClientAddr,
+		Peers:      n.members,
+		Shards:     n.routes.Shards(),
+		Handler:    busHandler{n},
+		Logger:     n.log.With("component", "cluster-bus"),
+		Faults:     cc.Faults,
+	})
+}
+
+// memberIDs returns the ids of every member (just this node when standalone).
+func (n *Node) memberIDs() []uint64 {
+	if len(n.members) == 0 {
+		return []uint64{n.self}
+	}
+	ids := make([]uint64, len(n.members))
+	for i, p := range n.members {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// replicasOf returns the nodes holding shard id.
+func (n *Node) replicasOf(id uint64) []uint64 { return cluster.Replicas(id, n.memberIDs()) }
+
+// NodeName is the 40-character name Redis Cluster commands show for node id.
+func NodeName(id uint64) string {
+	sum := sha1.Sum(fmt.Appendf(nil, "ferricd-node-%d", id))
+	return hex.EncodeToString(sum[:])
+}
+
+// clientAddr returns where clients reach node id ("" if not known yet).
+func (n *Node) clientAddr(id uint64) string {
+	if n.bus == nil {
+		if n.cfg.Cluster != nil {
+			return n.cfg.Cluster.ClientAddr
+		}
+		return ""
+	}
+	return n.bus.ClientAddr(id)
+}
+
+// leaderOf returns the node leading shard id as far as this node knows, 0 if none is known.
+func (n *Node) leaderOf(id uint64) uint64 {
+	if s := n.shardFor(id); s != nil {
+		return s.Status().LeaderID
+	}
+	return n.leaders.get(id)
+}
+
+// awaitLeader waits (bounded by the election timeout and ctx) until shard id has a known
+// leader, and returns it; 0 means none appeared.
+func (n *Node) awaitLeader(ctx context.Context, id uint64) uint64 {
+	if l := n.leaderOf(id); l != 0 {
+		return l
+	}
+	deadline := time.Now().Add(n.leaderWait())
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-t.C:
+		}
+		if l := n.leaderOf(id); l != 0 {
+			return l
+		}
+	}
+	return 0
+}
+
+// leaderWait is how long a request waits for a shard to elect a leader before CLUSTERDOWN:
+// two election timeouts.
+func (n *Node) leaderWait() time.Duration {
+	tick := n.cfg.TickInterval
+	if tick == 0 {
+		tick = 100 * time.Millisecond
+	}
+	return 20 * tick
+}
+
+// leaderTable holds what peers gossip about the leaders of shards with no replica here.
+type leaderTable struct {
+	mu sync.RWMutex
+	m  map[uint64]leaderInfo
+}
+
+type leaderInfo struct{ term, leader uint64 }
+
+func (t *leaderTable) get(id uint64) uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.m[id].leader
+}
+
+// learn keeps, per shard, the report of the highest term.
+func (t *leaderTable) learn(id, term, leader uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = make(map[uint64]leaderInfo)
+	}
+	if cur, ok := t.m[id]; !ok || term >= cur.term {
+		t.m[id] = leaderInfo{term: term, leader: leader}
+	}
+}
+
+// gossipLoop tells every peer, a few times a second, the leaders of the shards replicated
+// here, so that nodes without a replica of a shard know where to forward its commands.
+func (n *Node) gossipLoop(ctx context.Context) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var b []byte
+		for _, s := range n.shards {
+			st := s.Status()
+			if st.LeaderID == 0 {
+				continue
+			}
+			b = binary.AppendUvarint(b, st.ShardID)
+			b = binary.AppendUvarint(b, st.Term)
+			b = binary.AppendUvarint(b, st.LeaderID)
+		}
+		if len(b) > 0 {
+			n.bus.Broadcast(b)
+		}
+	}
+}
+
+// busHandler is the node as the cluster bus sees it.
+type busHandler struct{ n *Node }
+
+func (h busHandler) StepRaft(id uint64, m *raftpb.Message) {
+	if s := h.local(id); s != nil {
+		_ = s.Step(m) // a full inbound queue drops the message; raft retransmits
+	}
+}
+
+func (h busHandler) ReportUnreachable(id, to uint64) {
+	if s := h.local(id); s != nil {
+		s.ReportUnreachable(to)
+	}
+}
+
+func (h busHandler) HandleRequest(ctx context.Context, from uint64, req []byte) []byte {
+	return h.n.serveForwarded(ctx, req)
+}
+
+func (h busHandler) HandleGossip(from uint64, body []byte) {
+	for len(body) > 0 {
+		var v [3]uint64
+		for i := range v {
+			x, k := binary.Uvarint(body)
+			if k <= 0 {
+				return
+			}
+			v[i], body = x, body[k:]
+		}
+		if v[0] >= 1 && v[0] <= uint64(len(h.n.byID)) {
+			h.n.leaders.learn(v[0], v[1], v[2])
+		}
+	}
+}
+
+func (h busHandler) SendSnapshot(ctx context.Context, id uint64, m *raftpb.Message, w io.Writer) error {
+	s := h.local(id)
+	if s == nil {
+		return fmt.Errorf("no replica of shard %d here", id)
+	}
+	return sendSnapshot(ctx, s, m, w)
+}
+
+func (h busHandler) ReceiveSnapshot(ctx context.Context, id uint64, m *raftpb.Message, r io.Reader) error {
+	s := h.local(id)
+	if s == nil {
+		return fmt.Errorf("no replica of shard %d here", id)
+	}
+	return receiveSnapshot(ctx, s, m, r)
+}
+
+func (h busHandler) ReportSnapshot(id, to uint64, ok bool) {
+	if s := h.local(id); s != nil {
+		reportSnapshot(s, to, ok)
+	}
+}
+
+func (h busHandler) local(id uint64) *shard.Shard {
+	if id < 1 || id > uint64(len(h.n.byID)) {
+		return nil
+	}
+	return h.n.byID[id-1]
+}

@@ -1,0 +1,321 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"ferricd/internal/cluster"
+	"ferricd/internal/command"
+	"ferricd/internal/reply"
+	"ferricd/internal/resp"
+)
+
+// Forwarding. A command whose shard another node leads is sent to that node over the
+// cluster bus and runs there as if a client of that node had sent it (the leader stamps and
+// proposes it), except that it is never forwarded again: a node that is no longer the
+// leader answers notLeaderPrefix and the leader it knows, and the forwarding node retries
+// (a refused proposal was never proposed, so retrying cannot apply it twice). Calls of one
+// pipeline segment going to one node travel in one request, and requests from one segment
+// to one node are sent one after the other, so the leader proposes them in client order.
+//
+// Request:  version(1) | flags(1) | uvarint count | count x (uvarint argc | argc x (uvarint len | bytes))
+// Response: uvarint count | count x reply.AppendBinary
+const (
+	forwardVersion  byte = 1
+	forwardReadOnly byte = 1 << 0
+
+	// notLeaderPrefix marks a reply that only ever travels between nodes.
+	notLeaderPrefix = "FERRICD-NOTLEADER "
+	// flushOp, as a call's first argument, asks the leader of the shard named by the second
+	// (8 bytes, big-endian) to flush it (FLUSHALL reaches every shard this way).
+	flushOp = "\x00flush"
+	// forwardAttempts bounds how often a call chases a moving leader.
+	forwardAttempts = 4
+)
+
+var (
+	errClusterDown     = reply.Err("CLUSTERDOWN The cluster is down")
+	errForwardUnknown  = reply.Err("TRYAGAIN the connection to the shard's leader broke; the command may or may not have been applied")
+	errForwardRejected = reply.Err("TRYAGAIN the shard's leader could not take the command; retry")
+)
+
+func encodeForward(calls [][][]byte, readOnly bool) []byte {
+	size := 8
+	for _, args := range calls {
+		for _, a := range args {
+			size += len(a) + 5
+		}
+	}
+	b := make([]byte, 0, size)
+	var flags byte
+	if readOnly {
+		flags |= forwardReadOnly
+	}
+	b = append(b, forwardVersion, flags)
+	b = binary.AppendUvarint(b, uint64(len(calls)))
+	for _, args := range calls {
+		b = binary.AppendUvarint(b, uint64(len(args)))
+		for _, a := range args {
+			b = binary.AppendUvarint(b, uint64(len(a)))
+			b = append(b, a...)
+		}
+	}
+	return b
+}
+
+var errBadForward = errors.New("malformed forwarded request")
+
+func decodeForward(b []byte) (calls [][][]byte, readOnly bool, err error) {
+	if len(b) < 2 || b[0] != forwardVersion {
+		return nil, false, errBadForward
+	}
+	readOnly = b[1]&forwardReadOnly != 0
+	b = b[2:]
+	next := func() (uint64, bool) {
+		v, k := binary.Uvarint(b)
+		if k <= 0 || v > uint64(len(b)) { // every count or length is backed by bytes
+			return 0, false
+		}
+		b = b[k:]
+		return v, true
+	}
+	n, ok := next()
+	if !ok {
+		return nil, false, errBadForward
+	}
+	calls = make([][][]byte, 0, n)
+	for range n {
+		argc, ok := next()
+		if !ok || argc == 0 {
+			return nil, false, errBadForward
+		}
+		args := make([][]byte, argc)
+		for j := range args {
+			l, ok := next()
+			if !ok || l > uint64(len(b)) {
+				return nil, false, errBadForward
+			}
+			args[j], b = b[:l:l], b[l:]
+		}
+		calls = append(calls, args)
+	}
+	return calls, readOnly, nil
+}
+
+// serveForwarded runs calls another node forwarded here.
+func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
+	argsList, readOnly, err := decodeForward(req)
+	if err != nil {
+		n.log.Warn("forwarded request", "err", err)
+		return binary.AppendUvarint(nil, 0)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
+	defer cancel()
+	out := make([]reply.Value, len(argsList))
+	calls := make([]resp.Call, 0, len(argsList))
+	idx := make([]int, 0, len(argsList))
+	for i, args := range argsList {
+		if string(args[0]) == flushOp {
+			out[i] = n.flushLocal(ctx, args)
+			continue
+		}
+		spec := n.table.Lookup(args)
+		if spec == nil || !spec.CheckArity(len(args)) || (spec.Kind != command.KindKeyRead && spec.Kind != command.KindKeyWrite) {
+			out[i] = reply.ErrInternal // the forwarding node checked all of this
+			continue
+		}
+		calls = append(calls, resp.Call{Spec: spec, Args: args})
+		idx = append(idx, i)
+	}
+	if len(calls) > 0 {
+		vals := make([]reply.Value, len(calls))
+		n.exec(ctx, calls, vals, execOpts{forwarded: true, readOnly: readOnly})
+		for j, v := range vals {
+			out[idx[j]] = v
+		}
+	}
+	b := binary.AppendUvarint(nil, uint64(len(out)))
+	for _, v := range out {
+		b = reply.AppendBinary(b, v)
+	}
+	return b
+}
+
+// flushLocal flushes the shard named in a flushOp call if this node leads it.
+func (n *Node) flushLocal(ctx context.Context, args [][]byte) reply.Value {
+	if len(args) != 2 || len(args[1]) != 8 {
+		return reply.ErrInternal
+	}
+	id := binary.BigEndian.Uint64(args[1])
+	if id < 1 || id > uint64(len(n.byID)) {
+		return reply.ErrInternal
+	}
+	s := n.shardFor(id)
+	if s == nil || !s.Status().IsLeader {
+		return notLeaderReply(n.leaderOf(id))
+	}
+	return n.wait(ctx, n.submitFlush(s))
+}
+
+func notLeaderReply(leader uint64) reply.Value {
+	return reply.Err(notLeaderPrefix + strconv.FormatUint(leader, 10))
+}
+
+// notLeaderHint reports whether v is a notLeaderReply and the leader it names (0: unknown).
+func notLeaderHint(v reply.Value) (uint64, bool) {
+	if v.Kind != reply.KindError || !bytes.HasPrefix(v.Str, []byte(notLeaderPrefix)) {
+		return 0, false
+	}
+	id, _ := strconv.ParseUint(string(v.Str[len(notLeaderPrefix):]), 10, 64)
+	return id, true
+}
+
+// callForward sends calls to node `to` and returns one reply per call.
+func (n *Node) callForward(ctx context.Context, to uint64, calls [][][]byte, readOnly bool) ([]reply.Value, error) {
+	resp, err := n.bus.Call(ctx, to, encodeForward(calls, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	count, k := binary.Uvarint(resp)
+	if k <= 0 || count != uint64(len(calls)) {
+		return nil, fmt.Errorf("node %d answered %d replies to %d calls", to, count, len(calls))
+	}
+	resp = resp[k:]
+	out := make([]reply.Value, count)
+	for i := range out {
+		if out[i], resp, err = reply.DecodeBinary(resp); err != nil {
+			return nil, fmt.Errorf("reply from node %d: %w", to, err)
+		}
+	}
+	return out, nil
+}
+
+// forwardErr maps a bus error to the client's reply.
+func forwardErr(err error) reply.Value {
+	switch {
+	case errors.Is(err, cluster.ErrUnreachable):
+		return errClusterDown
+	case errors.Is(err, cluster.ErrRefused), errors.Is(err, cluster.ErrClosed):
+		return errForwardRejected
+	}
+	return errForwardUnknown // lost connection, timeout: the outcome is unknown
+}
+
+// fwdBatch is the calls of one segment going to one node, not sent yet.
+type fwdBatch struct {
+	to    uint64
+	args  [][][]byte
+	ids   []uint64 // shard of each call
+	pends []*pending
+}
+
+// forwardLater adds a call for node `to` to the segment's open batch for that node.
+func (seg *segment) forwardLater(to, shardID uint64, args [][]byte) *pending {
+	if seg.fwd == nil {
+		seg.fwd = make(map[uint64]*fwdBatch, 2)
+	}
+	b := seg.fwd[to]
+	if b == nil {
+		b = &fwdBatch{to: to}
+		seg.fwd[to] = b
+	}
+	p := &pending{done: make(chan struct{})}
+	b.args = append(b.args, args)
+	b.ids = append(b.ids, shardID)
+	b.pends = append(b.pends, p)
+	return p
+}
+
+// flushForwards sends every open batch. Each is sent after the previous batch of the same
+// segment to the same node has been answered, which keeps their order on the leader.
+func (n *Node) flushForwards(ctx context.Context, seg *segment, o execOpts) {
+	for to, b := range seg.fwd {
+		delete(seg.fwd, to)
+		if seg.sent == nil {
+			seg.sent = make(map[uint64]chan struct{}, 2)
+		}
+		prev := seg.sent[to]
+		done := make(chan struct{})
+		seg.sent[to] = done
+		go func() {
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			n.sendBatch(ctx, b, o)
+		}()
+	}
+}
+
+func (n *Node) sendBatch(ctx context.Context, b *fwdBatch, o execOpts) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.WriteTimeout)
+	defer cancel()
+	vals, err := n.callForward(ctx, b.to, b.args, o.readOnly)
+	for i, p := range b.pends {
+		switch {
+		case err != nil && errors.Is(err, cluster.ErrUnreachable):
+			// Not sent: safe to look for the leader again.
+			p.v = n.forwardOne(ctx, b.args[i], b.ids[i], 0, o, 1)
+		case err != nil:
+			p.v = forwardErr(err)
+		default:
+			if hint, ok := notLeaderHint(vals[i]); ok {
+				p.v = n.forwardOne(ctx, b.args[i], b.ids[i], hint, o, 1)
+			} else {
+				p.v = vals[i]
+			}
+		}
+		close(p.done)
+	}
+}
+
+// forwardOne chases the leader of shard id for one call that was refused (or not sent):
+// to the hinted leader, or the one this node learns of.
+func (n *Node) forwardOne(ctx context.Context, args [][]byte, id, hint uint64, o execOpts, attempt int) reply.Value {
+	if attempt >= forwardAttempts {
+		return errClusterDown
+	}
+	select {
+	case <-ctx.Done():
+		return forwardErr(ctx.Err())
+	case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+	}
+	leader := hint
+	if leader == 0 {
+		leader = n.awaitLeader(ctx, id)
+	}
+	if leader == 0 {
+		return errClusterDown
+	}
+	var v reply.Value
+	if leader == n.self {
+		spec := n.table.Lookup(args)
+		if spec == nil {
+			return reply.ErrInternal
+		}
+		out := []reply.Value{{}}
+		n.exec(ctx, []resp.Call{{Spec: spec, Args: args}}, out, execOpts{forwarded: true, readOnly: o.readOnly})
+		v = out[0]
+	} else {
+		vals, err := n.callForward(ctx, leader, [][][]byte{args}, o.readOnly)
+		if errors.Is(err, cluster.ErrUnreachable) {
+			return n.forwardOne(ctx, args, id, 0, o, attempt+1)
+		}
+		if err != nil {
+			return forwardErr(err)
+		}
+		v = vals[0]
+	}
+	if next, ok := notLeaderHint(v); ok {
+		if next == leader {
+			next = 0 // it named itself but refused: wait for the election to settle
+		}
+		return n.forwardOne(ctx, args, id, next, o, attempt+1)
+	}
+	return v
+}
