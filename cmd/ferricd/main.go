@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -114,7 +115,13 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	if err != nil {
 		return err
 	}
-	m := metrics.New(metrics.Options{Version: version, Pprof: params.EnablePprof()})
+	mopts := metrics.Options{Version: version, Pprof: params.EnablePprof()}
+	if v, _ := params.Value("enable-fault-injection"); v == "yes" {
+		cc.Faults = &cluster.Faults{}
+		mopts.Debug = map[string]http.Handler{"/debug/faults": cc.Faults}
+		logger.Warn("fault injection enabled: POST /debug/faults on the metrics port can cut cluster traffic")
+	}
+	m := metrics.New(mopts)
 	table := command.New()
 	n, err := node.Open(ctx, node.Config{
 		DB:         db,

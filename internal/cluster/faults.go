@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -47,4 +50,30 @@ func (f *Faults) blocked(from, to uint64) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.cut[[2]uint64{from, to}]
+}
+
+// ServeHTTP lets tests that run nodes as processes inject faults (it is mounted only when
+// fault injection is enabled): POST ?block=FROM-TO[&block=...] adds one-way blocks, POST
+// ?heal=1 removes every fault. Every node is told about every block; each applies the
+// directions that touch it.
+func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("heal") != "" {
+		f.Heal()
+	}
+	for _, b := range q["block"] {
+		from, to, ok := strings.Cut(b, "-")
+		fromID, err1 := strconv.ParseUint(from, 10, 64)
+		toID, err2 := strconv.ParseUint(to, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			http.Error(w, "block wants FROM-TO node ids", http.StatusBadRequest)
+			return
+		}
+		f.Block(fromID, toID)
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -102,6 +102,7 @@ func (p *peer) failCalls(err error) {
 	p.calls = make(map[uint64]*call)
 	p.mu.Unlock()
 	for _, c := range calls {
+		c.cancelled.Store(true) // if still queued, it is never sent: its caller was answered
 		c.finish(nil, err)
 	}
 }

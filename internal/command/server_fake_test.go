@@ -179,3 +179,12 @@ func (c srvRewritingConfig) Rewrite() error {
 	c.rewrites++
 	return c.err
 }
+
+// Cluster implements Server: a standalone node leading the single shard of all slots.
+func (f *srvFake) Cluster(context.Context) ClusterView {
+	return ClusterView{
+		Self:   1,
+		Nodes:  []ClusterNode{{ID: 1, Name: "e1e2e3e4e5e6e7e8e9e0e1e2e3e4e5e6e7e8e9e0", Host: "127.0.0.1", Port: 6379, BusPort: 16379, Connected: true}},
+		Shards: []ClusterShard{{Start: 0, End: routing.NumSlots, Leader: 1, Replicas: []uint64{1}}},
+	}
+}

@@ -170,6 +170,33 @@ type Server interface {
 	ResetStats()
 	// LastSave is the Unix time (s) of the last point at which all data was durable.
 	LastSave() int64
+	// Cluster describes the cluster for the CLUSTER commands (a standalone node is a
+	// cluster of one node leading every shard).
+	Cluster(ctx context.Context) ClusterView
+}
+
+// ClusterView is the cluster as the CLUSTER commands show it.
+type ClusterView struct {
+	Self   uint64         // this node's id
+	Nodes  []ClusterNode  // every member, by id
+	Shards []ClusterShard // every shard, by slot range
+}
+
+// ClusterNode is one member.
+type ClusterNode struct {
+	ID        uint64
+	Name      string // 40 hex characters, stable for the id
+	Host      string // where clients reach it ("" if not known yet)
+	Port      int    // client port (0 if not known yet)
+	BusPort   int
+	Connected bool // a bus connection to it is up (always true for Self)
+}
+
+// ClusterShard is one shard: a slot range and the nodes replicating it.
+type ClusterShard struct {
+	Start, End uint16   // slots [Start, End)
+	Leader     uint64   // 0 if no leader is known
+	Replicas   []uint64 // every node holding a replica, the leader included, by id
 }
 
 // Config is the parameter store behind CONFIG GET/SET.

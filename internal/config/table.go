@@ -100,6 +100,8 @@ func table() []def {
 			used("This node's id in its cluster (>= 1). 0: the id recorded in the data directory, or 1 for a new node."),
 		str("cluster-peers", "").immutable().own().
 			used("Members of a new cluster, the same list on every node: id@host:bus-port,... (this node included). Empty: standalone. Recorded in the data directory at the first start; later starts use the recorded list."),
+		boolean("enable-fault-injection", "no").immutable().own().
+			used("For tests only: serve POST /debug/faults on the metrics port, which drops cluster bus traffic between chosen nodes."),
 		boolean("cluster-redirect", "no").immutable().own().
 			used("yes: answer MOVED for keys whose shard another node leads (for cluster-aware clients); no: forward such commands to the leader."),
 

@@ -45,6 +45,9 @@ func (m *Metrics) Handler() http.Handler {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	for pattern, h := range m.debug {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -56,6 +57,8 @@ type Options struct {
 	Sources Sources
 	// Pprof adds Go's profiler under /debug/pprof/ to Handler.
 	Pprof bool
+	// Debug adds handlers by ServeMux pattern (fault injection in tests).
+	Debug map[string]http.Handler
 }
 
 // Metrics is a node's instrumentation. All methods are safe for concurrent use.
@@ -65,6 +68,7 @@ type Metrics struct {
 	version string
 	desc    descs
 	pprof   bool
+	debug   map[string]http.Handler
 
 	// Event counters; all monotonic except the connected gauge.
 	connected                    atomic.Int64
@@ -99,7 +103,7 @@ type baseline struct {
 // New builds a Metrics with its own registry holding the Go runtime, process and build-info
 // collectors and ferricd's own.
 func New(opts Options) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), version: opts.Version, desc: newDescs(), pprof: opts.Pprof}
+	m := &Metrics{reg: prometheus.NewRegistry(), version: opts.Version, desc: newDescs(), pprof: opts.Pprof, debug: opts.Debug}
 	if m.version == "" {
 		m.version = "unknown"
 	}

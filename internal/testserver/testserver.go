@@ -82,7 +82,9 @@ type Process struct {
 	t    testing.TB
 	Name string
 	Port int
-	Dir  string
+	// MetricsPort serves /metrics (and /debug/faults with --enable-fault-injection); 0: off.
+	MetricsPort int
+	Dir         string
 	bin  string
 	args []string
 	cmd  *exec.Cmd
@@ -244,4 +246,31 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+// StartCluster starts n ferricd nodes on loopback that form one cluster (node ids 1..n, bus
+// ports chosen free), each with its data in a fresh temp dir; extra args go to every node.
+// It returns once every node answers PING (shards may still be electing leaders).
+func StartCluster(t testing.TB, n int, extra ...string) []*Process {
+	t.Helper()
+	ports, busPorts := make([]int, n), make([]int, n)
+	peers := make([]string, n)
+	for i := range n {
+		ports[i], busPorts[i] = FreePort(t), FreePort(t)
+		peers[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, busPorts[i])
+	}
+	nodes := make([]*Process, n)
+	for i := range n {
+		dir := t.TempDir()
+		metricsPort := FreePort(t)
+		args := []string{"--port", strconv.Itoa(ports[i]), "--bind", "127.0.0.1", "--dir", filepath.Join(dir, "data"),
+			"--metrics-port", strconv.Itoa(metricsPort), "--node-id", strconv.Itoa(i + 1),
+			"--cluster-port", strconv.Itoa(busPorts[i]), "--cluster-peers", strings.Join(peers, ",")}
+		nodes[i] = &Process{t: t, Name: fmt.Sprintf("ferricd-node%d", i+1), Port: ports[i], MetricsPort: metricsPort,
+			Dir: dir, bin: Binary(t), args: append(args, extra...)}
+	}
+	for _, p := range nodes {
+		p.start()
+	}
+	return nodes
 }
