@@ -5,7 +5,9 @@
 #
 # Knobs (environment): BENCH_REQUESTS (default 200000), BENCH_ROUNDS (default 3, the best
 # round counts), BENCH_TESTS (default "set get"), BENCH_KEYS (default 1000000),
-# BENCH_FERRICD_ARGS (extra ferricd options, e.g. "--shards 2").
+# BENCH_FERRICD_ARGS (extra ferricd options, e.g. "--shards 2"), BENCH_CLUSTER (default yes:
+# also a 3-node cluster on this machine, through one node and spread over all three with
+# --cluster-redirect yes and redis-benchmark --cluster, compared with the single node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,3 +90,86 @@ hwm=$(awk '/VmHWM/{print $2}' "/proc/$fpid/status")
 rss=$(awk '/VmRSS/{print $2}' "/proc/$fpid/status")
 echo
 printf 'ferricd holding %s keys of 100 bytes: peak RSS %d MiB, RSS now %d MiB\n' "$keys" $((hwm / 1024)) $((rss / 1024))
+
+[ "${BENCH_CLUSTER:-yes}" = yes ] || exit 0
+
+# A 3-node cluster on loopback, started twice: forwarding (every node serves every key) and
+# redirecting (cluster-aware clients go to the leaders themselves).
+start_cluster() { # $1: extra options; sets cports
+	local peers="" i
+	cports=()
+	for i in 1 2 3; do
+		peers+="${peers:+,}$i@127.0.0.1:$((fport + 20000 + i))"
+		cports+=($((fport + 100 + i)))
+	done
+	for i in 1 2 3; do
+		# shellcheck disable=SC2086 # extra options are a list
+		./bin/ferricd --port "${cports[$((i - 1))]}" --node-id "$i" --cluster-peers "$peers" \
+			--cluster-port $((fport + 20000 + i)) --dir "$work/cluster$2/n$i" --metrics-port 0 \
+			${BENCH_FERRICD_ARGS:-} $1 >"$work/cluster$2-n$i.log" 2>&1 &
+		pids+=("$!")
+		cpids+=("$!")
+	done
+	for p in "${cports[@]}"; do wait_port "$p"; done
+	# Leaders first: a write to every shard through node 1 succeeds once all are elected.
+	for _ in $(seq 1 100); do
+		ok=1
+		for k in $(seq 1 64); do
+			[ "$(redis-cli -p "${cports[0]}" set "probe:$k" x 2>/dev/null)" = OK ] || { ok=0; break; }
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.2
+	done
+	echo "cluster did not elect leaders" >&2
+	exit 1
+}
+stop_cluster() {
+	for p in "${cpids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${cpids[@]}"; do wait "$p" 2>/dev/null || true; done
+	cpids=()
+}
+
+declare -A cbest
+cpids=()
+start_cluster "" fwd
+for round in $(seq 1 "$rounds"); do
+	for p in 1 16; do
+		for t in $tests; do
+			v=$(rps "${cports[0]}" "$t" "$p")
+			k="one/$t/$p"
+			cbest[$k]=$(awk -v a="$v" -v b="${cbest[$k]:-0}" 'BEGIN{print (a>b)?a:b}')
+			printf 'round %d  3 nodes via node 1  %-4s -P %-2s %12s req/s\n' "$round" "$t" "$p" "$v"
+		done
+	done
+done
+stop_cluster
+start_cluster "--cluster-redirect yes" redirect
+crps() {
+	redis-benchmark --cluster -p "${cports[0]}" -t "$1" -n "$requests" -c 50 -r 100000 -P "$2" -q --csv 2>/dev/null |
+		awk -F'","' 'NR>1 || !/test/ {gsub(/"/,"",$2); print $2; exit}'
+}
+for round in $(seq 1 "$rounds"); do
+	for p in 1 16; do
+		for t in $tests; do
+			v=$(crps "$t" "$p")
+			k="all/$t/$p"
+			cbest[$k]=$(awk -v a="${v:-0}" -v b="${cbest[$k]:-0}" 'BEGIN{print (a>b)?a:b}')
+			printf 'round %d  3 nodes, --cluster     %-4s -P %-2s %12s req/s\n' "$round" "$t" "$p" "${v:-failed}"
+		done
+	done
+done
+stop_cluster
+
+echo
+echo "3-node cluster on this machine vs the single node above (best of $rounds rounds)"
+printf '%-5s %-4s %12s %14s %8s %16s %8s\n' test P single "3n via node 1" ratio "3n --cluster" ratio
+for t in $tests; do
+	for p in 1 16; do
+		f=${best[ferricd/$t/$p]}
+		a=${cbest[one/$t/$p]}
+		b=${cbest[all/$t/$p]}
+		printf '%-5s %-4s %12s %14s %8s %16s %8s\n' "$t" "$p" "$f" "$a" \
+			"$(awk -v a="$a" -v b="$f" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')" "$b" \
+			"$(awk -v a="$b" -v b="$f" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')"
+	done
+done

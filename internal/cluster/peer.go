@@ -235,6 +235,9 @@ func (t *Transport) readLoop(p *peer, c net.Conn, r *bufio.Reader) error {
 				defer t.wg.Done()
 				defer func() { <-sem }()
 				resp := append([]byte{statusOK}, t.cfg.Handler.HandleRequest(t.ctx, p.id, rest)...)
+				if t.ctx.Err() != nil {
+					return // closing: the handler was cut short, its answer means nothing
+				}
 				// A response is never dropped for a full queue: the caller would wait for
 				// its timeout. It waits for room, or for the transport to close.
 				select {
