@@ -9,12 +9,13 @@ import (
 	"ferricd/internal/reply"
 )
 
-// cmdOwnTable is a table holding only the generic and server families, whose metadata this
-// file checks strictly against the recording.
+// cmdOwnTable is a table holding only the generic, server and cluster families, whose
+// metadata this file checks strictly against the recording.
 func cmdOwnTable() *Table {
 	t := &Table{byName: make(map[string]*Spec)}
 	registerKeys(t)
 	registerServer(t)
+	registerCluster(t)
 	return t
 }
 
@@ -88,8 +89,8 @@ func recParseOwn(t *testing.T, v reply.Value) recNode {
 	return n
 }
 
-// TestSpecsMatchRedis compares COMMAND INFO and COMMAND DOCS of every generic and server
-// command (RESP3 types included) with redis-server 7.0.15's. Commands of the other
+// TestSpecsMatchRedis compares COMMAND INFO and COMMAND DOCS of every generic, server and
+// cluster command (RESP3 types included) with redis-server 7.0.15's. Commands of the other
 // families that Redis knows are compared on arity, flags and key positions.
 func TestSpecsMatchRedis(t *testing.T) {
 	info := recEntries(recRead(t, "testdata/redis-7.0-command-info.txt"))

@@ -48,6 +48,23 @@ var compatNotes = map[string]compatNote{
 	"function|help":           {"", "lists the subcommands ferricd implements"},
 	"command|list":            {"", "FILTERBY MODULE always matches nothing"},
 	"command|getkeysandflags": {"", "access flags from Redis 7.0's key specs"},
+	"cluster|info":            {"partial", "state from raft leadership; a node's config epoch is its id; message counters 0"},
+	"cluster|nodes":           {"partial", "every member is a master showing the shards it leads (it also follows others); no ping/pong times"},
+	"cluster|slots":           {"", "one range per raft shard: leader, then connected followers; a shard without a leader is left out until one is elected"},
+	"cluster|shards":          {"partial", "one entry per raft shard, leader as master; replication-offset always 0"},
+	"cluster|countkeysinslot": {"", "every key of the slot, whichever node holds it"},
+	"cluster|getkeysinslot":   {"", "every key of the slot, whichever node holds it, in key order"},
+	"cluster|help":            {"", "lists the subcommands ferricd implements"},
+}
+
+// compatNoteOf is name's deviation: compatNotes, or the reason a refused CLUSTER subcommand
+// gives.
+func compatNoteOf(name string) compatNote {
+	if n, ok := compatNotes[name]; ok {
+		return n
+	}
+	n, _ := clusterCompatNote(name)
+	return n
 }
 
 // CompatTable renders the README's command compatibility section: a markdown table of every
@@ -64,7 +81,7 @@ func CompatTable(t *Table) string {
 		}
 		for _, r := range rows {
 			have[r.Name] = true
-			n := compatNotes[r.Name]
+			n := compatNoteOf(r.Name)
 			status := "yes"
 			if n.status != "" {
 				status = n.status

@@ -86,6 +86,8 @@ type srvFake struct {
 	lastSave int64
 	sections [][]string
 	failNext bool
+	// cluster, when set, is what Cluster returns instead of the standalone view.
+	cluster *ClusterView
 }
 
 var srvErrFake = errors.New("fake recNode failure")
@@ -180,8 +182,12 @@ func (c srvRewritingConfig) Rewrite() error {
 	return c.err
 }
 
-// Cluster implements Server: a standalone node leading the single shard of all slots.
+// Cluster implements Server: f.cluster when a test set one, else a standalone node leading
+// the single shard of all slots.
 func (f *srvFake) Cluster(context.Context) ClusterView {
+	if f.cluster != nil {
+		return *f.cluster
+	}
 	return ClusterView{
 		Self:   1,
 		Nodes:  []ClusterNode{{ID: 1, Name: "e1e2e3e4e5e6e7e8e9e0e1e2e3e4e5e6e7e8e9e0", Host: "127.0.0.1", Port: 6379, BusPort: 16379, Connected: true}},

@@ -228,6 +228,7 @@ var families = []func(*Table){
 	registerKeys,
 	registerServer,
 	registerConnection,
+	registerCluster,
 }
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).
