@@ -1,0 +1,114 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"ferricd/internal/testserver"
+)
+
+// waitClusterOK waits until CLUSTER INFO on p reports every slot served.
+func waitClusterOK(t *testing.T, p *testserver.Process) {
+	t.Helper()
+	c := client(p)
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		info, err := c.ClusterInfo(ctx).Result()
+		cancel()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok on %s: %q, %v", p.Name, info, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestClusterClientFollowsRedirects(t *testing.T) {
+	nodes := testserver.StartCluster(t, 3, "--shards", "4", "--cluster-redirect", "yes")
+	for _, p := range nodes {
+		waitClusterOK(t, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// A plain client sent to a node that does not lead the key's shard gets MOVED.
+	moved := 0
+	plain := client(nodes[0])
+	defer plain.Close()
+	for k := range 64 {
+		err := plain.Set(ctx, "plain:"+strconv.Itoa(k), "v", 0).Err()
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "MOVED ") {
+				t.Fatalf("plain SET = %v, want OK or MOVED", err)
+			}
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("node 1 leads every shard: the redirect path was not exercised")
+	}
+
+	addrs := make([]string, len(nodes))
+	for i, p := range nodes {
+		addrs[i] = p.Addr()
+	}
+	for _, readOnly := range []bool{false, true} {
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ReadOnly: readOnly, MaxRedirects: 8})
+		for k := range 200 {
+			key := fmt.Sprintf("cc:%v:%d", readOnly, k)
+			if err := cc.Set(ctx, key, k, 0).Err(); err != nil {
+				t.Fatalf("ClusterClient SET %s: %v", key, err)
+			}
+		}
+		for k := range 200 {
+			key := fmt.Sprintf("cc:%v:%d", readOnly, k)
+			// Replica reads may be stale for a moment after the write; leader reads never.
+			var v int
+			var err error
+			for try := 0; try < 50; try++ {
+				if v, err = cc.Get(ctx, key).Int(); err == nil && v == k || !readOnly {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err != nil || v != k {
+				t.Fatalf("ClusterClient(ReadOnly=%v) GET %s = %d, %v", readOnly, key, v, err)
+			}
+		}
+		// Same-slot multi-key commands through hash tags.
+		if err := cc.MSet(ctx, "{user1}:a", "1", "{user1}:b", "2").Err(); err != nil {
+			t.Fatalf("MSET with a hash tag: %v", err)
+		}
+		if vals, err := cc.MGet(ctx, "{user1}:a", "{user1}:b").Result(); err != nil || vals[0] != "1" || vals[1] != "2" {
+			t.Fatalf("MGET with a hash tag = %v, %v", vals, err)
+		}
+		cc.Close()
+	}
+
+	// redis-cli -c follows MOVED by itself.
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Skip("redis-cli not installed: its -c check skipped")
+	}
+	for k := range 20 {
+		key := "cli:" + strconv.Itoa(k)
+		out, err := nodes[0].RunCLI(ctx, "-c", "set", key, "x"+strconv.Itoa(k))
+		if err != nil || strings.TrimSpace(out) != "OK" {
+			t.Fatalf("redis-cli -c set %s = %q, %v", key, out, err)
+		}
+		out, err = nodes[2].RunCLI(ctx, "-c", "get", key)
+		if err != nil || strings.TrimSpace(out) != "x"+strconv.Itoa(k) {
+			t.Fatalf("redis-cli -c get %s = %q, %v", key, out, err)
+		}
+	}
+}
