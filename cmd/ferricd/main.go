@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,16 +125,17 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	m := metrics.New(mopts)
 	table := command.New()
 	n, err := node.Open(ctx, node.Config{
-		DB:         db,
-		Shards:     params.Shards(),
-		NodeID:     nodeID,
-		Cluster:    cc,
-		Table:      table,
-		Params:     params,
-		Info:       m,
-		Observer:   m,
-		Logger:     logger,
-		CacheBytes: params.KeyCacheSize(),
+		DB:          db,
+		Shards:      params.Shards(),
+		NodeID:      nodeID,
+		Cluster:     cc,
+		SnapshotDir: filepath.Join(params.Dir(), "snapshots"),
+		Table:       table,
+		Params:      params,
+		Info:        m,
+		Observer:    m,
+		Logger:      logger,
+		CacheBytes:  params.KeyCacheSize(),
 		InfoStatic: node.InfoStatic{
 			Version:    version,
 			Port:       params.Port(),

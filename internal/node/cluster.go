@@ -16,18 +16,6 @@ import (
 	"ferricd/internal/shard"
 )
 
-// Snapshot transfer is being added to internal/shard; until it lands these refuse, and a
-// follower that needs a snapshot stays behind (raft keeps retrying).
-func sendSnapshot(ctx context.Context, s *shard.Shard, m *raftpb.Message, w io.Writer) error {
-	return fmt.Errorf("shard %d: snapshot transfer not implemented", s.ID())
-}
-
-func receiveSnapshot(ctx context.Context, s *shard.Shard, m *raftpb.Message, r io.Reader) error {
-	return fmt.Errorf("shard %d: snapshot transfer not implemented", s.ID())
-}
-
-func reportSnapshot(s *shard.Shard, to uint64, ok bool) {}
-
 // ClusterConfig is how a node joins a cluster.
 type ClusterConfig struct {
 	// Peers are the members (this node included) when the data directory is new; a restarted
@@ -222,7 +210,7 @@ func (h busHandler) SendSnapshot(ctx context.Context, id uint64, m *raftpb.Messa
 	if s == nil {
 		return fmt.Errorf("no replica of shard %d here", id)
 	}
-	return sendSnapshot(ctx, s, m, w)
+	return s.SendSnapshot(ctx, m, w)
 }
 
 func (h busHandler) ReceiveSnapshot(ctx context.Context, id uint64, m *raftpb.Message, r io.Reader) error {
@@ -230,12 +218,12 @@ func (h busHandler) ReceiveSnapshot(ctx context.Context, id uint64, m *raftpb.Me
 	if s == nil {
 		return fmt.Errorf("no replica of shard %d here", id)
 	}
-	return receiveSnapshot(ctx, s, m, r)
+	return s.ReceiveSnapshot(ctx, m, r)
 }
 
 func (h busHandler) ReportSnapshot(id, to uint64, ok bool) {
 	if s := h.local(id); s != nil {
-		reportSnapshot(s, to, ok)
+		s.ReportSnapshot(to, ok)
 	}
 }
 

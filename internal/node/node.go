@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ferricd/internal/cluster"
 	"ferricd/internal/command"
@@ -76,6 +77,18 @@ type Config struct {
 	Cluster *ClusterConfig
 	// TickInterval is the raft tick of every shard; 0 means 100ms (elections after 1s).
 	TickInterval time.Duration
+	// FS is the DB's filesystem (nil: the OS's) and SnapshotDir a directory on it where
+	// incoming raft snapshots are staged before they are ingested; without one, a replica
+	// that falls too far behind cannot catch up.
+	FS          vfs.FS
+	SnapshotDir string
+	// RaftLog tunes log truncation of every shard (zero values: internal/shard's defaults).
+	RaftLog RaftLogConfig
+}
+
+// RaftLogConfig is internal/shard's log truncation policy; see shard.Config.
+type RaftLogConfig struct {
+	TruncateInterval, KeepEntries, MaxLagEntries uint64
 }
 
 // Node is the running data plane of one process.
@@ -179,6 +192,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			Logger:       cfg.Logger.With("shard", id),
 			Transport:    transport,
 			TickInterval: cfg.TickInterval,
+			FS:           cfg.FS,
+			SnapshotDir:  cfg.SnapshotDir,
+
+			LogTruncateInterval: cfg.RaftLog.TruncateInterval,
+			LogKeepEntries:      cfg.RaftLog.KeepEntries,
+			LogMaxLagEntries:    cfg.RaftLog.MaxLagEntries,
 		})
 		if err != nil {
 			n.stopShards()

@@ -42,9 +42,22 @@ type actor struct {
 
 	// Reads; see read.go.
 	newReads   []*readReq
-	rounds     map[uint64][]*readReq // ReadIndex rounds awaiting their ReadState, by id
+	rounds     map[uint64]*readRound // ReadIndex rounds awaiting their ReadState, by id
 	waiting    []*readReq            // reads with a known index waiting for apply
 	nextReadID uint64
+	ticks      uint64 // ticks since start, the clock of read rounds
+	// Followers' ReadIndex requests held back while a single voter has not committed its
+	// term's first entry; see deferReadIndex.
+	deferredReads []*raftpb.Message
+
+	// Membership and snapshots; see membership.go, snapshot.go, install.go.
+	conf        confView
+	progress    map[uint64]PeerProgress // leader only; shared with Status, never modified
+	confWait    *confWaiter
+	confDone    []*confWaiter // applied in the batch being committed
+	nextConfSeq uint64
+	staged      map[uint64]*stagedSnap // received snapshots stepped in this iteration
+	lastExpiry  time.Time
 }
 
 func newActor(s *Shard, st *storage) (*actor, error) {
@@ -62,7 +75,9 @@ func newActor(s *Shard, st *storage) (*actor, error) {
 		nextSeq:        1,
 		durableApplied: st.applied,
 		lastTruncCheck: st.applied,
-		rounds:         make(map[uint64][]*readReq),
+		rounds:         make(map[uint64]*readRound),
+		staged:         make(map[uint64]*stagedSnap),
+		lastExpiry:     time.Now(),
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              cfg.NodeID,
@@ -89,7 +104,7 @@ func newActor(s *Shard, st *storage) (*actor, error) {
 		return nil, err
 	}
 	a.rn = rn
-	a.singleVoter = isSingleVoter(st.conf, cfg.NodeID)
+	a.confChanged(st.conf)
 	if a.singleVoter {
 		// Nobody else can win an election: become leader now instead of after a timeout.
 		if err := rn.Campaign(); err != nil {
@@ -129,6 +144,8 @@ func (a *actor) run() {
 				a.step(m)
 			case r := <-readC:
 				a.newReads = append(a.newReads, r)
+			case fn := <-a.s.ctrlC:
+				fn(a)
 			}
 		}
 		select {
@@ -147,6 +164,11 @@ func (a *actor) run() {
 		for i := 0; i < 2 && a.rn.HasReady(); i++ {
 			a.handleReady()
 		}
+		// A received snapshot that raft restored was installed by the first Ready; the
+		// others were ignored by raft.
+		if len(a.staged) > 0 {
+			a.settleStaged(nil)
+		}
 	}
 }
 
@@ -164,6 +186,8 @@ func (a *actor) drain(tickC <-chan time.Time, propC <-chan proposal, readC <-cha
 			a.step(m)
 		case r := <-readC:
 			a.newReads = append(a.newReads, r)
+		case fn := <-a.s.ctrlC:
+			fn(a)
 		default:
 			return
 		}
@@ -175,13 +199,22 @@ func (a *actor) drain(tickC <-chan time.Time, propC <-chan proposal, readC <-cha
 func (a *actor) electingSelf() bool { return a.singleVoter && !a.isLeader }
 
 func (a *actor) tick() {
+	a.ticks++
 	a.rn.Tick()
 	a.sweepReads()
+	a.refreshProgress()
+	if now := time.Now(); now.Sub(a.lastExpiry) >= min(time.Second, a.cfg.SnapshotTTL) {
+		a.lastExpiry = now
+		a.expireSnapshots(now)
+	}
 }
 
 func (a *actor) step(m *raftpb.Message) {
 	if m.GetType() == raftpb.MsgUnreachable {
 		a.rn.ReportUnreachable(m.GetFrom())
+		return
+	}
+	if m.GetType() == raftpb.MsgReadIndex && a.deferReadIndex(m) {
 		return
 	}
 	if err := a.rn.Step(m); err != nil {
@@ -193,15 +226,10 @@ func (a *actor) step(m *raftpb.Message) {
 // in this order.
 func (a *actor) handleReady() {
 	rd := a.rn.Ready()
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		// Unreachable while Storage.Snapshot never returns one; applying only the metadata
-		// would leave the state machine silently behind its applied index.
-		panic(fmt.Sprintf("shard %d: received a raft snapshot at index %d; snapshot transfer is not implemented",
-			a.cfg.ShardID, rd.Snapshot.GetMetadata().GetIndex()))
-	}
-	lostLeadership, becameLeader := false, false
+	lostLeadership, becameLeader, leaderChanged := false, false, false
 	if ss := rd.SoftState; ss != nil {
 		if ss.Lead != a.lead {
+			leaderChanged = true
 			a.lead = ss.Lead
 			if a.obs != nil {
 				a.obs.LeaderChanged(a.cfg.ShardID)
@@ -218,6 +246,11 @@ func (a *actor) handleReady() {
 	}
 	if lostLeadership || termChanged {
 		a.s.fastRead.Store(false)
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		// Before the Ready's entries, which follow the snapshot, and its messages, which
+		// acknowledge it. A Ready carrying a snapshot carries no committed entries.
+		a.installSnapshot(&rd)
 	}
 
 	var ab *pebble.Batch
@@ -256,18 +289,17 @@ func (a *actor) handleReady() {
 	// After applying, so that a proposal that did commit in this Ready is answered as such.
 	if lostLeadership || termChanged {
 		a.failPending(ErrTryAgain)
+		a.failConf(ErrTryAgain)
 	}
-	if lostLeadership {
-		a.failReads(NotLeaderError{LeaderID: a.lead})
-	} else if termChanged {
-		// Re-elected within one Ready: raft forgot the rounds of the old term, so they are
-		// retried (with new request contexts) on the next iteration.
-		a.retryRounds()
-	}
+	a.readsAfterLeaderChange(lostLeadership, termChanged, leaderChanged)
 	a.handleReadStates(rd.ReadStates)
 	a.rn.Advance(rd)
+	a.releaseReadIndex()
 	a.maybeTruncate()
 	a.updateFastRead()
+	if becameLeader || lostLeadership {
+		a.refreshProgress()
+	}
 	a.publishStatus()
 }
 
@@ -310,7 +342,11 @@ func (a *actor) mustCommit(b *pebble.Batch, opts *pebble.WriteOptions) {
 }
 
 func (a *actor) send(msgs []*raftpb.Message) {
-	if len(msgs) == 0 || a.cfg.Transport == nil {
+	if len(msgs) == 0 {
+		return
+	}
+	a.noteSentSnapshots(msgs)
+	if a.cfg.Transport == nil {
 		return
 	}
 	a.cfg.Transport.Send(a.cfg.ShardID, msgs)
@@ -327,6 +363,12 @@ func (a *actor) publishStatus() {
 		LastIndex:  a.st.lastIdx,
 		FirstIndex: a.st.truncIdx + 1,
 		IsLeader:   a.isLeader,
+
+		Voters:         a.conf.voters,
+		VotersOutgoing: a.conf.votersOutgoing,
+		Learners:       a.conf.learners,
+		LearnersNext:   a.conf.learnersNext,
+		Progress:       a.progress,
 	}
 	a.s.statusMu.Lock()
 	a.s.status = st
@@ -338,6 +380,8 @@ func (a *actor) publishStatus() {
 func (a *actor) shutdown() {
 	a.s.fastRead.Store(false)
 	a.failPending(ErrStopped)
+	a.failConf(ErrStopped)
+	a.settleStaged(ErrStopped)
 	a.failDones(a.build.dones, ErrStopped)
 	a.build.dones = clearSlice(a.build.dones)
 	a.build.payloads = clearSlice(a.build.payloads)
@@ -357,6 +401,7 @@ func (a *actor) shutdown() {
 	}
 	a.newReads = nil
 	a.isLeader, a.lead = false, 0
+	a.progress = nil
 	a.publishStatus()
 }
 

@@ -34,6 +34,7 @@ func (a *actor) apply(ab *pebble.Batch, ents []*raftpb.Entry) {
 			cc := &raftpb.ConfChangeV2{}
 			a.mustUnmarshal(e, cc)
 			a.applyConfChange(ab, cc)
+			a.noteConfApplied(cc)
 		default:
 			panic(fmt.Sprintf("shard %d: entry %d has unknown type %v", a.cfg.ShardID, idx, e.GetType()))
 		}
@@ -67,6 +68,7 @@ func (a *actor) apply(ab *pebble.Batch, ents []*raftpb.Entry) {
 		a.s.finish(c.done, c.result, nil)
 	}
 	a.completions = clearSlice(a.completions)
+	a.answerConfDone()
 	a.checkReads()
 }
 
@@ -113,6 +115,6 @@ func (a *actor) applyConfChange(ab *pebble.Batch, cc raftpb.ConfChangeI) {
 	if err := a.st.stageConfState(ab, cs); err != nil {
 		panic(fmt.Sprintf("shard %d: persist ConfState: %v", a.cfg.ShardID, err))
 	}
-	a.singleVoter = isSingleVoter(cs, a.cfg.NodeID)
+	a.confChanged(cs)
 	a.log.Info("applied conf change", "voters", cs.GetVoters(), "learners", cs.GetLearners())
 }

@@ -15,21 +15,33 @@ import (
 )
 
 type testNode struct {
-	id uint64
-	fs vfs.FS
-	db *pebble.DB
-	sm *testSM
-	s  *Shard
+	id   uint64
+	fs   vfs.FS
+	db   *pebble.DB
+	sm   *testSM
+	s    *Shard
+	join bool // added after bootstrap: starts empty
 }
 
 type testCluster struct {
 	t     *testing.T
 	net   *testNet
 	nodes map[uint64]*testNode
+	peers []uint64
+	tune  func(*Config) // may adjust every node's Config
 }
 
 func newTestCluster(t *testing.T, fss ...vfs.FS) *testCluster {
-	c := &testCluster{t: t, net: newTestNet(), nodes: make(map[uint64]*testNode)}
+	return newTunedCluster(t, nil, fss...)
+}
+
+// newTunedCluster starts one bootstrapped voter per fs, ids from 1, each staging snapshots
+// under "snap" on its fs.
+func newTunedCluster(t *testing.T, tune func(*Config), fss ...vfs.FS) *testCluster {
+	c := &testCluster{t: t, net: newTestNet(), nodes: make(map[uint64]*testNode), tune: tune}
+	for i := range fss {
+		c.peers = append(c.peers, uint64(i+1))
+	}
 	for i, fs := range fss {
 		id := uint64(i + 1)
 		n := &testNode{id: id, fs: fs, db: openDB(t, fs, "db")}
@@ -42,25 +54,51 @@ func newTestCluster(t *testing.T, fss ...vfs.FS) *testCluster {
 				n.s.Stop()
 			}
 		}
-		for _, n := range c.nodes {
-			n.db.Close()
+		c.net.wait()
+		for id, n := range c.nodes {
+			// Pebble refuses to close with snapshots or iterators left open.
+			if err := n.db.Close(); err != nil {
+				t.Errorf("close node %d's DB: %v", id, err)
+			}
 		}
 	})
 	return c
 }
 
-func (c *testCluster) start(id uint64) {
+// add starts a new, empty replica that joins the group (it must then be added to the
+// configuration through the leader).
+func (c *testCluster) add(id uint64, fs vfs.FS) {
+	c.nodes[id] = &testNode{id: id, fs: fs, db: openDB(c.t, fs, "db"), join: true}
+	c.start(id)
+}
+
+func (c *testCluster) config(id uint64) Config {
 	n := c.nodes[id]
-	n.sm = newTestSM(7)
-	n.s = mustStart(c.t, Config{
+	cfg := Config{
 		ShardID:      7,
 		NodeID:       id,
-		Peers:        []uint64{1, 2, 3},
 		DB:           n.db,
 		SM:           n.sm,
 		Transport:    netEndpoint{net: c.net, from: id},
 		TickInterval: 10 * time.Millisecond,
-	})
+		FS:           n.fs,
+		SnapshotDir:  "snap",
+	}
+	if n.join {
+		cfg.Join = true
+	} else {
+		cfg.Peers = c.peers
+	}
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
+	return cfg
+}
+
+func (c *testCluster) start(id uint64) {
+	n := c.nodes[id]
+	n.sm = newTestSM(7)
+	n.s = mustStart(c.t, c.config(id))
 	c.net.set(id, n.s)
 }
 
@@ -190,7 +228,7 @@ func TestThreeReplicas(t *testing.T) {
 		t.Fatalf("replicated %v, want %v", got, want)
 	}
 
-	// Followers refuse writes and reads, naming the leader.
+	// Followers refuse writes, naming the leader, but serve linearizable reads.
 	f := l1%3 + 1
 	_, err := submit(t, c.nodes[f].s, "on-follower")
 	var nle NotLeaderError
@@ -199,7 +237,7 @@ func TestThreeReplicas(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.nodes[f].s.ReadBarrier(ctx); !errors.Is(err, ErrNotLeader) {
+	if err := c.nodes[f].s.ReadBarrier(ctx); err != nil {
 		t.Fatalf("ReadBarrier on follower: %v", err)
 	}
 	// The leader of a multi-voter group goes through ReadIndex.

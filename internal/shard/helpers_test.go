@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,37 @@ type testSM struct {
 	// If gate is non-nil, Apply signals entered (without blocking) and then waits for gate
 	// to be closed.
 	gate, entered chan struct{}
+
+	installing, installed atomic.Int64
+}
+
+// Spans, SnapshotInstalling and SnapshotInstalled make testSM a SnapshotStateMachine: its
+// data is everything under 'T'|shard.
+func (m *testSM) Spans(shardID uint64) []Span {
+	return []Span{smSpan(shardID)}
+}
+
+func smSpan(shardID uint64) Span {
+	return Span{
+		Start: binary.BigEndian.AppendUint64([]byte{'T'}, shardID),
+		End:   binary.BigEndian.AppendUint64([]byte{'T'}, shardID+1),
+	}
+}
+
+func (m *testSM) SnapshotInstalling(uint64) { m.installing.Add(1) }
+
+func (m *testSM) SnapshotInstalled(uint64) {
+	if m.installing.Load() != m.installed.Load()+1 {
+		panic("SnapshotInstalled without SnapshotInstalling")
+	}
+	m.installed.Add(1)
+}
+
+// plainSM hides testSM's snapshot methods: a state machine that cannot snapshot.
+type plainSM struct{ sm *testSM }
+
+func (p plainSM) Apply(b *pebble.Batch, index uint64, payload []byte) any {
+	return p.sm.Apply(b, index, payload)
 }
 
 func newTestSM(shardID uint64) *testSM {
@@ -201,15 +233,103 @@ func (o *countingObserver) ProposalsCommitted(_ uint64, n int) { o.committed.Add
 func (o *countingObserver) ProposalsFailed(_ uint64, n int)    { o.failed.Add(int64(n)) }
 func (o *countingObserver) LeaderChanged(uint64)               { o.leaderChanges.Add(1) }
 
-// testNet delivers raft messages between in-process shards, with per-node isolation.
+// testNet delivers raft messages between in-process shards, with per-node isolation. A
+// MsgSnap is carried out of band, as a real transport does: a goroutine streams it from the
+// sender's SendSnapshot to the receiver's ReceiveSnapshot over a pipe and reports the outcome
+// to the sender.
 type testNet struct {
 	mu       sync.Mutex
 	shards   map[uint64]*Shard
 	isolated map[uint64]bool
+	// mangle, if set, may alter each chunk written on a snapshot stream.
+	mangle func(p []byte) []byte
+	// dropSnaps loses MsgSnaps without a word to the sender, as a transport that drops a
+	// message it cannot queue might.
+	dropSnaps atomic.Bool
+	active    atomic.Int64 // transfers in flight
+
+	wg                   sync.WaitGroup
+	snapsSent, snapsOK   atomic.Int64
+	snapErrMu            sync.Mutex
+	lastSendErr, lastErr error
 }
 
 func newTestNet() *testNet {
 	return &testNet{shards: make(map[uint64]*Shard), isolated: make(map[uint64]bool)}
+}
+
+// wait waits for the snapshot transfers in flight (they end once either side stops).
+func (n *testNet) wait() { n.wg.Wait() }
+
+func (n *testNet) setMangle(f func([]byte) []byte) {
+	n.mu.Lock()
+	n.mangle = f
+	n.mu.Unlock()
+}
+
+type mangleWriter struct {
+	w io.Writer
+	f func([]byte) []byte
+}
+
+func (m mangleWriter) Write(p []byte) (int, error) {
+	if _, err := m.w.Write(m.f(append([]byte(nil), p...))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (n *testNet) sendSnapshot(fromID uint64, m *raftpb.Message) {
+	n.mu.Lock()
+	from, to := n.shards[fromID], n.shards[m.GetTo()]
+	cut := n.isolated[fromID] || n.isolated[m.GetTo()]
+	mangle := n.mangle
+	n.mu.Unlock()
+	if from == nil || n.dropSnaps.Load() {
+		return
+	}
+	n.snapsSent.Add(1)
+	n.active.Add(1)
+	n.wg.Go(func() {
+		defer n.active.Add(-1)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if to == nil || cut {
+			// Dropped on the way: the sender still learns it failed.
+			_ = from.SendSnapshot(ctx, m, io.Discard)
+			from.ReportSnapshot(m.GetTo(), false)
+			return
+		}
+		pr, pw := io.Pipe()
+		var w io.Writer = pw
+		if mangle != nil {
+			w = mangleWriter{w: pw, f: mangle}
+		}
+		sent := make(chan error, 1)
+		go func() {
+			err := from.SendSnapshot(ctx, m, w)
+			pw.CloseWithError(err)
+			sent <- err
+		}()
+		// A real transport serializes: the receiver gets its own copy.
+		recvErr := to.ReceiveSnapshot(ctx, proto.Clone(m).(*raftpb.Message), pr)
+		pr.CloseWithError(errors.New("receiver done"))
+		sendErr := <-sent
+		n.snapErrMu.Lock()
+		n.lastSendErr, n.lastErr = sendErr, recvErr
+		n.snapErrMu.Unlock()
+		ok := sendErr == nil && recvErr == nil
+		if ok {
+			n.snapsOK.Add(1)
+		}
+		from.ReportSnapshot(m.GetTo(), ok)
+	})
+}
+
+func (n *testNet) lastSnapErrs() (send, recv error) {
+	n.snapErrMu.Lock()
+	defer n.snapErrMu.Unlock()
+	return n.lastSendErr, n.lastErr
 }
 
 func (n *testNet) set(id uint64, s *Shard) {
@@ -231,6 +351,10 @@ type netEndpoint struct {
 
 func (e netEndpoint) Send(_ uint64, msgs []*raftpb.Message) {
 	for _, m := range msgs {
+		if m.GetType() == raftpb.MsgSnap {
+			e.net.sendSnapshot(e.from, proto.Clone(m).(*raftpb.Message))
+			continue
+		}
 		e.net.mu.Lock()
 		to := e.net.shards[m.GetTo()]
 		cut := e.net.isolated[e.from] || e.net.isolated[m.GetTo()]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -56,8 +57,15 @@ type Config struct {
 	NodeID  uint64 // this node's raft id, >= 1
 	// Peers are the initial voters when the group is created for the first time; ignored on
 	// restart, when the state comes from Pebble.
-	Peers    []uint64
-	DB       *pebble.DB // shared by all shards; only keys under 'r'|ShardID are touched
+	Peers []uint64
+	// Join starts a replica that is being added to an existing group: when the shard has no
+	// raft state yet it starts with an empty log and configuration, does not bootstrap, and
+	// waits for the leader, which sends it a snapshot once it is in the configuration.
+	// Peers must then be empty.
+	Join bool
+	// DB is shared by all shards; the shard writes only keys under 'r'|ShardID, and the
+	// state machine's spans when it installs a snapshot.
+	DB       *pebble.DB
 	SM       StateMachine
 	Observer Observer     // may be nil
 	Logger   *slog.Logger // may be nil
@@ -80,13 +88,62 @@ type Config struct {
 	SubmitQueue int
 	// EntryCacheBytes bounds the in-memory cache of recent log entries; default 4 MiB.
 	EntryCacheBytes int
+
+	// LogMaxLagEntries bounds how far behind the applied index a recently active follower
+	// may be for the leader to keep the log entries it lacks. A follower further behind is
+	// left to catch up by snapshot. Used only when SM implements SnapshotStateMachine
+	// (without snapshots the leader keeps whatever active followers lack); default 100_000.
+	LogMaxLagEntries uint64
+
+	// FS and SnapshotDir say where incoming snapshots are staged as SST files before they
+	// are ingested: a directory on the DB's filesystem (ideally on the same device as the
+	// DB directory, so ingestion hard-links instead of copying), shared by the node's
+	// shards; each shard uses SnapshotDir/<shard id> and empties it at Start. FS nil means
+	// vfs.Default. Without a SnapshotDir this replica cannot receive snapshots.
+	FS          vfs.FS
+	SnapshotDir string
+	// SnapshotTTL bounds how long a snapshot that raft handed to the Transport waits for
+	// SendSnapshot before it is released and reported failed to raft; default 1 minute.
+	SnapshotTTL time.Duration
+	// MaxOutgoingSnapshots bounds the snapshots held open for sending at once; default 4.
+	MaxOutgoingSnapshots int
+
+	// testHook, if set, is called on the shard goroutine at named points of a snapshot
+	// install, with the snapshot's index (tests crash the disk there).
+	testHook func(point string, index uint64)
 }
 
-// Status is a point-in-time view of a shard, published after every Ready.
+// Status is a point-in-time view of a shard, published after every Ready. Its slices and
+// map are shared by every Status returned until they change and must not be modified.
 type Status struct {
 	ShardID, NodeID, LeaderID, Term, Commit, Applied, LastIndex, FirstIndex uint64
 	IsLeader                                                                bool
 	PendingProposals                                                        int
+
+	// The applied configuration, each list sorted. VotersOutgoing is non-empty only while
+	// the group is in a joint configuration; LearnersNext are voters of the outgoing
+	// configuration that become learners when the joint configuration is left.
+	Voters, VotersOutgoing, Learners, LearnersNext []uint64
+	// Progress is set only on the leader: the replication progress of every replica (this
+	// one included), refreshed on every tick and when leadership or the configuration
+	// changes, so Match may lag by one tick.
+	Progress map[uint64]PeerProgress
+}
+
+// PeerProgress is the leader's view of one replica's log.
+type PeerProgress struct {
+	// Match is the highest index known to be in the replica's log; a learner whose Match
+	// has reached the leader's Commit has caught up.
+	Match uint64
+	// Next is the next index the leader will send.
+	Next uint64
+	// State is "probe", "replicate" or "snapshot".
+	State string
+	// RecentActive says the replica answered within the last election timeout.
+	RecentActive bool
+	// PendingSnapshot is the index of the snapshot being sent (State "snapshot").
+	PendingSnapshot uint64
+	IsLearner       bool
 }
 
 var (
@@ -99,6 +156,10 @@ var (
 	// ErrNotLeader means this node does not lead the shard; the concrete error is a
 	// NotLeaderError naming the leader if known.
 	ErrNotLeader = errors.New("shard: not leader")
+	// ErrConfChangeInProgress means a configuration change is still being applied (one
+	// proposed here, one proposed by an earlier leader, or the automatic exit from a joint
+	// configuration); nothing was proposed. Retry once it is applied.
+	ErrConfChangeInProgress = errors.New("shard: a configuration change is in progress")
 )
 
 // NotLeaderError is returned when this node is not the shard's leader. LeaderID is 0 when no
@@ -138,6 +199,9 @@ type Shard struct {
 	propC chan proposal
 	recvC chan *raftpb.Message
 	readC chan *readReq
+	// ctrlC carries rare operations (membership, leadership transfer, snapshot reports and
+	// installs) to run on the actor.
+	ctrlC chan func(*actor)
 	stopC chan struct{}
 	// loopDone is closed when the actor goroutine has returned.
 	loopDone chan struct{}
@@ -155,6 +219,14 @@ type Shard struct {
 
 	statusMu sync.Mutex
 	status   Status
+
+	// Snapshots; see snapshot.go. snapSM is nil when the StateMachine cannot snapshot.
+	snapSM   SnapshotStateMachine
+	spans    []Span // sorted, disjoint; fixed at Start
+	fs       vfs.FS
+	out      outbox
+	streams  streamGate
+	stageSeq atomic.Uint64
 
 	a *actor // owned by the goroutine once started
 }
@@ -178,19 +250,32 @@ func Start(ctx context.Context, cfg Config) (*Shard, error) {
 		propC:    make(chan proposal, cfg.SubmitQueue),
 		recvC:    make(chan *raftpb.Message, 4096),
 		readC:    make(chan *readReq, 1024),
+		ctrlC:    make(chan func(*actor), 64),
 		stopC:    make(chan struct{}),
 		loopDone: make(chan struct{}),
+		fs:       cfg.FS,
+	}
+	if err := s.initSnapshots(); err != nil {
+		return nil, err
 	}
 	st, err := openStorage(cfg.DB, cfg.ShardID, cfg.EntryCacheBytes)
 	if err != nil {
 		return nil, err
 	}
+	if s.snapSM != nil {
+		st.makeSnap = s.takeSnapshot
+	}
 	if st.isEmpty() {
-		if len(cfg.Peers) == 0 {
+		switch {
+		case cfg.Join:
+			// A new member of an existing group: empty log and configuration until the
+			// leader's snapshot arrives.
+		case len(cfg.Peers) == 0:
 			return nil, fmt.Errorf("shard %d: no raft state and no peers to bootstrap", cfg.ShardID)
-		}
-		if err := st.bootstrap(cfg.Peers); err != nil {
-			return nil, err
+		default:
+			if err := st.bootstrap(cfg.Peers); err != nil {
+				return nil, err
+			}
 		}
 	}
 	a, err := newActor(s, st)
@@ -237,6 +322,21 @@ func (c *Config) fill() error {
 	if c.EntryCacheBytes <= 0 {
 		c.EntryCacheBytes = 4 << 20
 	}
+	if c.LogMaxLagEntries == 0 {
+		c.LogMaxLagEntries = 100_000
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.SnapshotTTL <= 0 {
+		c.SnapshotTTL = time.Minute
+	}
+	if c.MaxOutgoingSnapshots <= 0 {
+		c.MaxOutgoingSnapshots = 4
+	}
+	if c.Join && len(c.Peers) > 0 {
+		return errors.New("shard: Join and Peers are exclusive (a joining replica gets its configuration from the leader)")
+	}
 	return nil
 }
 
@@ -250,6 +350,10 @@ func (s *Shard) Stop() {
 	s.stopOnce.Do(func() {
 		close(s.stopC)
 		<-s.loopDone
+		// Streams notice the stop at their next frame; the pebble snapshots they read must be
+		// closed before the DB is.
+		s.streams.close()
+		s.out.closeAll()
 		// Wait for Submits inside their channel send, then refuse new ones; whatever they
 		// managed to enqueue is answered here since the actor is gone.
 		s.submitMu.Lock()
@@ -297,12 +401,16 @@ func (s *Shard) finish(done func(any, error), result any, err error) {
 }
 
 // Step queues an inbound raft message from the transport. It never blocks: when the inbound
-// queue is full the message is dropped (raft retransmits) and ErrTryAgain is returned.
+// queue is full the message is dropped (raft retransmits) and ErrTryAgain is returned. A
+// MsgSnap is refused: its data must come through ReceiveSnapshot.
 func (s *Shard) Step(m *raftpb.Message) error {
 	select {
 	case <-s.stopC:
 		return ErrStopped
 	default:
+	}
+	if m.GetType() == raftpb.MsgSnap {
+		return fmt.Errorf("shard %d: a MsgSnap must be delivered through ReceiveSnapshot", s.cfg.ShardID)
 	}
 	select {
 	case s.recvC <- m:

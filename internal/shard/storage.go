@@ -91,6 +91,11 @@ type storage struct {
 	applied   uint64 // persisted applied index (as of the last apply batch staged)
 
 	cache entryCache
+
+	// makeSnap registers a pebble snapshot of the state machine's spans, taken now, and
+	// returns the token raft carries in Snapshot.Data; nil when the state machine cannot
+	// snapshot.
+	makeSnap func(index, term uint64, conf *raftpb.ConfState) ([]byte, error)
 }
 
 type hardState struct{ term, vote, commit uint64 }
@@ -202,10 +207,26 @@ func (st *storage) stageHardState(b *pebble.Batch, hs *raftpb.HardState) {
 	st.hsPresent = true
 	op := b.SetDeferred(len(st.hardKey), 24)
 	copy(op.Key, st.hardKey)
-	binary.BigEndian.PutUint64(op.Value, st.hs.term)
-	binary.BigEndian.PutUint64(op.Value[8:], st.hs.vote)
-	binary.BigEndian.PutUint64(op.Value[16:], st.hs.commit)
+	st.hs.encode(op.Value)
 	mustNil(op.Finish())
+}
+
+// encode writes the 24-byte on-disk form into v.
+func (hs hardState) encode(v []byte) {
+	binary.BigEndian.PutUint64(v, hs.term)
+	binary.BigEndian.PutUint64(v[8:], hs.vote)
+	binary.BigEndian.PutUint64(v[16:], hs.commit)
+}
+
+// resetToSnapshot points the in-memory mirror at a just-installed snapshot: the log is empty
+// and starts after index, which is applied.
+func (st *storage) resetToSnapshot(index, term uint64, conf *raftpb.ConfState, hs hardState) {
+	st.hs, st.hsPresent = hs, true
+	st.conf = proto.Clone(conf).(*raftpb.ConfState)
+	st.truncIdx, st.truncTerm = index, term
+	st.lastIdx = index
+	st.applied = index
+	st.cache.reset()
 }
 
 func (st *storage) stageConfState(b *pebble.Batch, cs *raftpb.ConfState) error {
@@ -295,9 +316,31 @@ func (st *storage) FirstIndex() (uint64, error) { return st.truncIdx + 1, nil }
 // LastIndex implements raft.Storage.
 func (st *storage) LastIndex() (uint64, error) { return st.lastIdx, nil }
 
-// Snapshot implements raft.Storage. Snapshots are not implemented yet (package doc).
+// Snapshot implements raft.Storage. raft calls it on the actor goroutine when a follower
+// needs entries that were truncated. The snapshot is taken at the applied index, with the
+// ConfState as of that index (the current one: an older one would be refused forever by a
+// member added since), so it is built fresh on every call; see snapshot.go for how its data
+// travels.
 func (st *storage) Snapshot() (*raftpb.Snapshot, error) {
-	return nil, raft.ErrSnapshotTemporarilyUnavailable
+	if st.makeSnap == nil {
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	index := st.applied
+	term, err := st.Term(index)
+	if err != nil {
+		// raft panics on any other error; a follower will ask again.
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	conf := proto.Clone(st.conf).(*raftpb.ConfState)
+	// The message raft builds shares conf with whoever reads it; the stream gets its own.
+	token, err := st.makeSnap(index, term, proto.Clone(conf).(*raftpb.ConfState))
+	if err != nil {
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	return &raftpb.Snapshot{
+		Data:     token,
+		Metadata: &raftpb.SnapshotMetadata{ConfState: conf, Index: new(index), Term: new(term)},
+	}, nil
 }
 
 // Term implements raft.Storage.

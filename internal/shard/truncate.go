@@ -11,8 +11,11 @@ import (
 // What it removes must never be needed again by this node: only entries whose application is
 // durable (a crash must not bring back an applied index below the truncation point, or the
 // entries to re-apply would be gone), minus LogKeepEntries of slack for followers. A leader
-// also keeps every entry a recently active follower still lacks, since without snapshots (see
-// the package doc) a follower that falls behind the log cannot catch up.
+// also keeps what recently active followers still lack (the index a snapshot being sent
+// brings them to counts as theirs), as long as they are at most LogMaxLagEntries behind: a
+// follower further behind, or silent, is cheaper to catch up by snapshot than by keeping
+// an unbounded log. Without snapshots (the state machine cannot make them) every recently
+// active follower is waited for, whatever its lag.
 func (a *actor) maybeTruncate() {
 	applied := a.st.applied
 	if applied < a.lastTruncCheck+a.cfg.LogTruncateInterval {
@@ -22,15 +25,21 @@ func (a *actor) maybeTruncate() {
 	if applied <= a.cfg.LogKeepEntries {
 		return
 	}
-	target := applied - a.cfg.LogKeepEntries
+	var peers []peerLog
 	if a.isLeader {
 		self := a.cfg.NodeID
 		a.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-			if id != self && pr.RecentActive && pr.Match < target {
-				target = pr.Match
+			if id == self {
+				return
 			}
+			has := pr.Match
+			if pr.State == tracker.StateSnapshot {
+				has = max(has, pr.PendingSnapshot)
+			}
+			peers = append(peers, peerLog{has: has, active: pr.RecentActive})
 		})
 	}
+	target := truncationTarget(applied, a.cfg.LogKeepEntries, a.cfg.LogMaxLagEntries, a.s.snapSM != nil, peers)
 	if target <= a.st.truncIdx {
 		return
 	}
@@ -53,4 +62,24 @@ func (a *actor) maybeTruncate() {
 	a.mustCommit(b, pebble.NoSync)
 	_ = b.Close()
 	a.log.Debug("log truncated", "through", target)
+}
+
+// peerLog is what truncation needs to know of a follower: the index its log reaches (or a
+// snapshot being sent brings it to) and whether it answered recently.
+type peerLog struct {
+	has    uint64
+	active bool
+}
+
+// truncationTarget is the policy of maybeTruncate: the index up to which the log may go, given
+// applied > keep.
+func truncationTarget(applied, keep, maxLag uint64, canSnap bool, peers []peerLog) uint64 {
+	target := applied - keep
+	for _, p := range peers {
+		if !p.active || p.has >= target || (canSnap && applied-p.has > maxLag) {
+			continue
+		}
+		target = p.has
+	}
+	return target
 }

@@ -1,0 +1,178 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"ferricd/internal/cluster"
+	"ferricd/internal/reply"
+	"ferricd/internal/store"
+)
+
+// members is an in-process cluster: nodes on their own in-memory filesystems, talking over
+// loopback buses. The raft log is truncated aggressively, so a replica that misses a few
+// hundred entries can only catch up by snapshot.
+type members struct {
+	t     *testing.T
+	peers []cluster.Peer
+	fs    []vfs.FS
+	dbs   []*pebble.DB
+	nodes []*Node
+}
+
+func startMembers(t *testing.T, n int) *members {
+	t.Helper()
+	c := &members{t: t, peers: make([]cluster.Peer, n), fs: make([]vfs.FS, n), dbs: make([]*pebble.DB, n), nodes: make([]*Node, n)}
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.peers[i] = cluster.Peer{ID: uint64(i + 1), BusAddr: ln.Addr().String()}
+		ln.Close()
+		c.fs[i] = vfs.NewMem()
+		if c.dbs[i], err = store.Open(store.Options{Dir: "db", FS: c.fs[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.stop(i)
+		}
+		for _, db := range c.dbs {
+			if err := db.Close(); err != nil {
+				t.Errorf("close pebble: %v", err)
+			}
+		}
+	})
+	for i := range n {
+		c.start(i)
+	}
+	return c
+}
+
+func (c *members) start(i int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	n, err := Open(ctx, Config{
+		DB: c.dbs[i], Shards: testShards, Table: testTable, Params: testParams{}, NodeID: uint64(i + 1),
+		TickInterval: 20 * time.Millisecond, FS: c.fs[i], SnapshotDir: "db/snapshots",
+		RaftLog: RaftLogConfig{TruncateInterval: 20, KeepEntries: 5, MaxLagEntries: 50},
+		Cluster: &ClusterConfig{Peers: c.peers, ListenAddr: c.peers[i].BusAddr, ClientAddr: fmt.Sprintf("127.0.0.1:%d", 7100+i)},
+	})
+	if err != nil {
+		c.t.Fatalf("open node %d: %v", i+1, err)
+	}
+	c.nodes[i] = n
+}
+
+func (c *members) stop(i int) {
+	if c.nodes[i] != nil {
+		c.nodes[i].Close()
+		c.nodes[i] = nil
+	}
+}
+
+// exec runs one pipeline segment on node i (readOnly: as a READONLY client).
+func (c *members) exec(i int, readOnly bool, cmds ...[]string) []reply.Value {
+	c.t.Helper()
+	cs := calls(c.t, cmds)
+	out := make([]reply.Value, len(cs))
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c.nodes[i].exec(ctx, cs, out, execOpts{readOnly: readOnly})
+	return out
+}
+
+// waitWritable waits until node i can write to every shard.
+func (c *members) waitWritable(i int) {
+	c.t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for id := uint64(1); id <= testShards; id++ {
+		key := keyOnShard(c.t, id, "probe")
+		for {
+			v := c.exec(i, false, []string{"SET", key, "x"})[0]
+			if !v.IsError() {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatalf("node %d cannot write to shard %d: %s", i+1, id, v.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func TestMembersForwardWritesAndReads(t *testing.T) {
+	c := startMembers(t, 3)
+	c.waitWritable(0)
+	for i := range 3 {
+		for k := range 30 {
+			if v := c.exec(i, false, []string{"SET", fmt.Sprintf("k%d:%d", i, k), fmt.Sprint(k)})[0]; v.String() != "+OK" {
+				t.Fatalf("SET through node %d = %s", i+1, v.String())
+			}
+		}
+	}
+	for i := range 3 {
+		for j := range 3 {
+			for k := range 30 {
+				want := fmt.Sprintf("%q", fmt.Sprint(k))
+				if v := c.exec(i, false, []string{"GET", fmt.Sprintf("k%d:%d", j, k)})[0]; v.String() != want {
+					t.Fatalf("GET k%d:%d through node %d = %s, want %s", j, k, i+1, v.String(), want)
+				}
+			}
+		}
+		if v := c.exec(i, false, []string{"DBSIZE"})[0]; v.String() != fmt.Sprintf(":%d", 90+testShards) {
+			t.Fatalf("DBSIZE on node %d = %s, want %d", i+1, v.String(), 90+testShards)
+		}
+	}
+}
+
+func TestFarBehindMemberCatchesUpBySnapshot(t *testing.T) {
+	c := startMembers(t, 3)
+	c.waitWritable(0)
+	c.stop(2)
+	c.waitWritable(0) // leaders that were on node 3 move
+	for k := range 600 {
+		key := fmt.Sprintf("key:%d", k)
+		if v := c.exec(k%2, false, []string{"SET", key, fmt.Sprint(k)})[0]; v.String() != "+OK" {
+			t.Fatalf("SET %s with node 3 down = %s", key, v.String())
+		}
+	}
+	c.exec(0, false, []string{"DEL", "key:7"})
+	for _, st := range c.nodes[0].Shards() {
+		if st.FirstIndex <= 20 {
+			t.Fatalf("shard %d kept its log from index %d: truncation did not happen, the test proves nothing", st.ShardID, st.FirstIndex)
+		}
+	}
+	c.start(2)
+	// Node 3's own replicas (READONLY reads are served locally) converge on every key.
+	deadline := time.Now().Add(testTimeout)
+	for k := 0; k < 600; {
+		key := fmt.Sprintf("key:%d", k)
+		want := fmt.Sprintf("%q", fmt.Sprint(k))
+		if k == 7 {
+			want = "(nil)"
+		}
+		got := c.exec(2, true, []string{"GET", key})[0].String()
+		if got == want {
+			k++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 3 did not catch up: GET %s = %s, want %s; shards %+v", key, got, want, c.nodes[2].Shards())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Its slot counters were rebuilt from the installed data.
+	if v := c.exec(2, false, []string{"DBSIZE"})[0]; v.String() != fmt.Sprintf(":%d", 599+testShards) {
+		t.Fatalf("DBSIZE on node 3 after catching up = %s, want %d", v.String(), 599+testShards)
+	}
+}
