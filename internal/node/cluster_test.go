@@ -176,3 +176,39 @@ func TestFarBehindMemberCatchesUpBySnapshot(t *testing.T) {
 		t.Fatalf("DBSIZE on node 3 after catching up = %s, want %d", v.String(), 599+testShards)
 	}
 }
+
+func TestLeadershipSpreadsOverMembers(t *testing.T) {
+	c := startMembers(t, 3)
+	c.waitWritable(0)
+	// Put every leader on node 1, then let the balancers spread them again.
+	for _, s := range c.nodes[1].shards {
+		s.TransferLeadership(1)
+	}
+	for _, s := range c.nodes[2].shards {
+		s.TransferLeadership(1)
+	}
+	leaders := func() map[uint64]int {
+		led := map[uint64]int{}
+		for _, st := range c.nodes[0].Shards() {
+			led[st.LeaderID]++
+		}
+		return led
+	}
+	deadline := time.Now().Add(testTimeout)
+	for leaders()[1] < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("transfers to node 1 did not happen: %v", leaders())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for {
+		led := leaders()
+		if led[1] <= 2 && led[2] <= 2 && led[3] <= 2 && led[0] == 0 {
+			return // 4 shards over 3 nodes: nobody leads more than 2
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaders not spread: %v", led)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

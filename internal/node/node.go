@@ -226,6 +226,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			defer n.wg.Done()
 			n.gossipLoop(loopCtx)
 		}()
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.balanceLoop(loopCtx)
+		}()
 	}
 	return n, nil
 }

@@ -276,13 +276,21 @@ func (a *actor) handleReady() {
 			rd.HardState = nil // already written with the applied index
 		}
 	}
+	msgs := rd.Messages
+	if a.isLeader && a.cfg.Transport != nil && !termChanged && len(rd.Entries) > 0 {
+		// The leader's appends go out before its own fsync, which then overlaps the
+		// followers' (Raft thesis §10.2.1). Safe: no vote or term change is pending in this
+		// Ready, and commit advances only on acknowledgements stepped after this Ready,
+		// once the leader's own write below has finished.
+		msgs = a.sendEarly(msgs)
+	}
 	a.persist(&rd, ab)
 	if a.isLeader && (becameLeader || termChanged) {
 		// Raft appended the leader's empty entry in this Ready: once it is applied, so is
 		// everything committed before this node took over.
 		a.leaderStart = a.st.lastIdx
 	}
-	a.send(rd.Messages)
+	a.send(msgs)
 	if ab != nil {
 		a.apply(ab, rd.CommittedEntries)
 	}
@@ -339,6 +347,24 @@ func (a *actor) mustCommit(b *pebble.Batch, opts *pebble.WriteOptions) {
 		// The in-memory raft state already moved on; continuing would diverge from disk.
 		panic(fmt.Sprintf("shard %d: commit raft batch: %v", a.cfg.ShardID, err))
 	}
+}
+
+// sendEarly sends the appends and heartbeats among msgs and returns the others, which must
+// wait until the Ready is persisted.
+func (a *actor) sendEarly(msgs []*raftpb.Message) []*raftpb.Message {
+	var early, late []*raftpb.Message
+	for _, m := range msgs {
+		switch m.GetType() {
+		case raftpb.MsgApp, raftpb.MsgHeartbeat:
+			early = append(early, m)
+		default:
+			late = append(late, m)
+		}
+	}
+	if len(early) > 0 {
+		a.cfg.Transport.Send(a.cfg.ShardID, early)
+	}
+	return late
 }
 
 func (a *actor) send(msgs []*raftpb.Message) {

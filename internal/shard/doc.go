@@ -60,7 +60,10 @@
 //     batch, committed with Sync iff Ready.MustSync. When nothing but the commit index changed
 //     the HardState rides in the apply batch instead and costs no separate commit.
 //  2. Messages are handed to the Transport (only after step 1: a vote or an append
-//     acknowledgement must never leave before what it promises is durable).
+//     acknowledgement must never leave before what it promises is durable). Exception: a
+//     leader whose term did not change in this Ready sends its appends and heartbeats
+//     before step 1, so its fsync overlaps its followers'; commit still waits for the
+//     leader's write, because acknowledgements are stepped only after this Ready.
 //  3. Committed entries are applied on one indexed batch: every payload goes to
 //     StateMachine.Apply, the applied index (and the ConfState after a conf change) is written
 //     into the same batch, and the batch is committed NoSync. Durability of applied state comes

@@ -85,11 +85,11 @@ type Process struct {
 	// MetricsPort serves /metrics (and /debug/faults with --enable-fault-injection); 0: off.
 	MetricsPort int
 	Dir         string
-	bin  string
-	args []string
-	cmd  *exec.Cmd
-	out  *syncWriter
-	done chan struct{}
+	bin         string
+	args        []string
+	cmd         *exec.Cmd
+	out         *syncWriter
+	done        chan struct{}
 }
 
 // Addr is the client address.
