@@ -79,19 +79,27 @@ func (n *Node) clientAddr(id uint64) string {
 
 // leaderOf returns the node leading shard id as far as this node knows, 0 if none is known.
 func (n *Node) leaderOf(id uint64) uint64 {
+	var l uint64
 	if s := n.shardFor(id); s != nil {
-		return s.Status().LeaderID
+		l = s.Status().LeaderID
+	} else {
+		l = n.leaders.get(id)
 	}
-	return n.leaders.get(id)
+	if l != 0 {
+		n.leaderSeen[id-1].Store(time.Now().UnixNano())
+	}
+	return l
 }
 
-// awaitLeader waits (bounded by the election timeout and ctx) until shard id has a known
-// leader, and returns it; 0 means none appeared.
+// awaitLeader waits until shard id has a known leader and returns it; 0 means none
+// appeared. It waits only while the shard has been without a leader for less than
+// leaderWait (an election may be under way): a shard that stays leaderless (no quorum)
+// answers at once, so requests fail fast instead of each waiting again.
 func (n *Node) awaitLeader(ctx context.Context, id uint64) uint64 {
 	if l := n.leaderOf(id); l != 0 {
 		return l
 	}
-	deadline := time.Now().Add(n.leaderWait())
+	deadline := time.Unix(0, n.leaderSeen[id-1].Load()).Add(n.leaderWait())
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for time.Now().Before(deadline) {

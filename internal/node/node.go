@@ -104,13 +104,16 @@ type Node struct {
 	bus      *cluster.Transport
 	leaders  leaderTable
 	redirect bool
-	counts   *keyspace.Counts
-	cache    *keyspace.MetaCache
-	table    *command.Table
-	obs      Observer
-	log      *slog.Logger
-	now      func() time.Time
-	start    time.Time
+	// leaderSeen[id-1] is when (Unix ns, wall clock: the node's clock may be a test's) shard
+	// id last had a known leader; the node's start counts as such a time.
+	leaderSeen []atomic.Int64
+	counts     *keyspace.Counts
+	cache      *keyspace.MetaCache
+	table      *command.Table
+	obs        Observer
+	log        *slog.Logger
+	now        func() time.Time
+	start      time.Time
 
 	runID string
 	ops   opsSampler
@@ -164,6 +167,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
 		runID: newRunID(), cache: keyspace.NewMetaCache(cfg.CacheBytes),
 		self: mem.self, members: mem.peers, byID: make([]*shard.Shard, routes.Shards()),
+		leaderSeen: make([]atomic.Int64, routes.Shards()),
+	}
+	for i := range n.leaderSeen {
+		n.leaderSeen[i].Store(time.Now().UnixNano())
 	}
 	var transport shard.Transport
 	if len(mem.peers) > 0 {
