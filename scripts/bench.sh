@@ -115,7 +115,7 @@ start_cluster() { # $1: extra options; sets cports
 	for _ in $(seq 1 100); do
 		ok=1
 		for k in $(seq 1 64); do
-			[ "$(redis-cli -p "${cports[0]}" set "probe:$k" x 2>/dev/null)" = OK ] || { ok=0; break; }
+			[ "$(redis-cli -c -p "${cports[0]}" set "probe:$k" x 2>/dev/null)" = OK ] || { ok=0; break; }
 		done
 		[ $ok = 1 ] && return 0
 		sleep 0.2
@@ -145,8 +145,9 @@ done
 stop_cluster
 start_cluster "--cluster-redirect yes" redirect
 crps() {
+	# --cluster prints the masters it found before the CSV.
 	redis-benchmark --cluster -p "${cports[0]}" -t "$1" -n "$requests" -c 50 -r 100000 -P "$2" -q --csv 2>/dev/null |
-		awk -F'","' 'NR>1 || !/test/ {gsub(/"/,"",$2); print $2; exit}'
+		awk -F'","' '/^"/ && !/^"test"/ {gsub(/"/,"",$2); print $2; exit}'
 }
 for round in $(seq 1 "$rounds"); do
 	for p in 1 16; do

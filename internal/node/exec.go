@@ -28,6 +28,9 @@ type segment struct {
 	writes  []queuedWrite
 	fwd     map[uint64]*fwdBatch     // forwarded calls not sent yet, by node
 	sent    map[uint64]chan struct{} // closed when the last batch sent to a node is answered
+	// passed holds the shards whose read barrier passed during this segment: one barrier
+	// serves every later read of the segment, since all of them were sent before it began.
+	passed map[uint64]bool
 }
 
 // queuedWrite is a submitted write and the index of its reply in Exec's out.
@@ -75,7 +78,7 @@ func (n *Node) exec(ctx context.Context, calls []resp.Call, out []reply.Value, o
 				continue
 			}
 			if s := n.shardFor(id); s != nil && (n.bus == nil || s.Status().IsLeader) {
-				seg.track(id, n.submitWrite(s, c, o), i)
+				seg.track(id, n.submitWrite(ctx, s, id, c, o), i)
 				continue
 			}
 			n.routeRemote(ctx, c, id, o, &seg, i, out)
@@ -113,14 +116,25 @@ func (n *Node) checkWrite(c resp.Call) (uint64, reply.Value, bool) {
 	return ids[0], reply.Value{}, true
 }
 
-// submitWrite proposes a write to the local replica s.
-func (n *Node) submitWrite(s *shard.Shard, c resp.Call, o execOpts) *pending {
+// submitWrite proposes a write to the local replica s of shard id. A proposal this replica
+// refused without proposing it (it lost leadership, or a leadership transfer is under way) is
+// handed to the shard's leader, once it is known, on a goroutine of its own (the callback runs
+// on the shard's goroutine and must not block); calls forwarded by another node are answered
+// with notLeaderReply instead, and that node retries.
+func (n *Node) submitWrite(ctx context.Context, s *shard.Shard, id uint64, c resp.Call, o execOpts) *pending {
 	p := &pending{done: make(chan struct{})}
 	s.Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
 		var nl shard.NotLeaderError
+		notProposed := errors.As(err, &nl) || errors.Is(err, shard.ErrDropped)
 		switch {
-		case err != nil && o.forwarded && errors.As(err, &nl):
-			p.v = notLeaderReply(nl.LeaderID) // never proposed: the forwarder may retry
+		case notProposed && o.forwarded:
+			p.v = notLeaderReply(nl.LeaderID)
+		case notProposed && n.bus != nil:
+			go func() {
+				p.v = n.forwardOne(ctx, c.Args, id, nl.LeaderID, o, 1)
+				close(p.done)
+			}()
+			return
 		case err != nil:
 			p.v = submitErr(err)
 		default:
@@ -149,7 +163,7 @@ func (n *Node) routeRemote(ctx context.Context, c resp.Call, id uint64, o execOp
 	case leader == n.self:
 		// Elected while we waited: the shard is local and led here now.
 		if c.Spec.Kind == command.KindKeyWrite {
-			seg.track(id, n.submitWrite(n.shardFor(id), c, o), i)
+			seg.track(id, n.submitWrite(ctx, n.shardFor(id), id, c, o), i)
 		} else {
 			out[i] = n.read(ctx, c, seg, o, true)
 		}
@@ -241,7 +255,7 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 		for _, p := range seg.byShard[id] {
 			n.wait(ctx, p)
 		}
-		if !barrier {
+		if !barrier || seg.passed[id] {
 			continue
 		}
 		if err := n.shardFor(id).ReadBarrier(ctx); err != nil {
@@ -251,6 +265,10 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 			}
 			return submitErr(err)
 		}
+		if seg.passed == nil {
+			seg.passed = make(map[uint64]bool, 2)
+		}
+		seg.passed[id] = true
 	}
 	// One key: a point read of the live DB (and the cache) is atomic. Several keys are read
 	// from one snapshot, which the cache cannot serve.

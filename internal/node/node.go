@@ -337,7 +337,7 @@ func newRunID() string {
 // clients as Go strings.
 func submitErr(err error) reply.Value {
 	switch {
-	case errors.Is(err, shard.ErrTryAgain), errors.Is(err, shard.ErrNotLeader):
+	case errors.Is(err, shard.ErrTryAgain), errors.Is(err, shard.ErrNotLeader), errors.Is(err, shard.ErrDropped):
 		return reply.ErrTryAgain
 	case errors.Is(err, shard.ErrStopped):
 		return reply.Err("ERR server is shutting down")

@@ -88,7 +88,7 @@ func newActor(s *Shard, st *storage) (*actor, error) {
 		MaxSizePerMsg:   1 << 20,
 		MaxInflightMsgs: 256,
 		// Apply batches stay bounded, and a leader that cannot commit stops growing its log
-		// (further proposals are dropped and fail with ErrTryAgain).
+		// (further proposals are dropped and fail with ErrDropped).
 		MaxCommittedSizePerReady:  8 << 20,
 		MaxUncommittedEntriesSize: 64 << 20,
 		CheckQuorum:               true,

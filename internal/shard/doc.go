@@ -93,10 +93,11 @@
 // proposals are never forwarded (raft's proposal forwarding is disabled and followers answer
 // ErrNotLeader), a proposer's entries reach the log in seq order; so when entry seq S of this
 // incarnation is applied, every pending entry with a smaller seq can no longer commit ahead of
-// it and has been lost. Pending waiters fail with ErrTryAgain when the proposal is dropped, the
-// term changes or leadership is lost (after the Ready's committed entries were applied, so a
-// proposal that did commit is reported as such); ErrTryAgain is ambiguous, the entry may still
-// commit later. Nothing is ever re-proposed.
+// it and has been lost. Waiters fail with ErrDropped when raft refuses the proposal (it was
+// never proposed: the caller may submit it again), and with ErrTryAgain when the term changes
+// or leadership is lost (after the Ready's committed entries were applied, so a proposal that
+// did commit is reported as such); ErrTryAgain is ambiguous, the entry may still commit
+// later. Nothing is ever re-proposed.
 //
 // done is called exactly once. It is called from the shard goroutine, with one exception: a
 // Submit that arrives after Stop (or races with it) is failed with ErrStopped on the goroutine

@@ -64,7 +64,7 @@ func (s *Shard) ChangeMembership(ctx context.Context, cc *raftpb.ConfChangeV2) e
 // date, then makes it campaign at once. It returns without waiting; watch Status().LeaderID.
 // On a follower raft forwards the request to the leader (it is dropped while no leader is
 // known); a transfer to a non-voter, or not completed within an election timeout, is
-// abandoned. Proposals are refused (ErrTryAgain) while a transfer is in progress.
+// abandoned. Proposals are refused (ErrDropped) while a transfer is in progress.
 func (s *Shard) TransferLeadership(to uint64) {
 	s.control(func(a *actor) { a.rn.TransferLeader(to) })
 }

@@ -105,7 +105,7 @@ func (a *actor) proposeErr(err error) error {
 	if bs := a.rn.BasicStatus(); bs.RaftState != raft.StateLeader {
 		return NotLeaderError{LeaderID: bs.Lead}
 	}
-	return ErrTryAgain
+	return ErrDropped
 }
 
 func (a *actor) failDones(dones []func(any, error), err error) {

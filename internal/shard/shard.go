@@ -153,6 +153,10 @@ var (
 	// term changed before it was applied. It may still commit later; callers must treat the
 	// outcome as ambiguous.
 	ErrTryAgain = errors.New("shard: proposal outcome unknown, try again")
+	// ErrDropped means raft refused the proposal on this leader (a leadership transfer is
+	// under way, or too much of the log is uncommitted): it was never proposed, so it is
+	// safe to submit it again, here or at the next leader.
+	ErrDropped = errors.New("shard: proposal dropped before it was proposed")
 	// ErrNotLeader means this node does not lead the shard; the concrete error is a
 	// NotLeaderError naming the leader if known.
 	ErrNotLeader = errors.New("shard: not leader")
@@ -372,7 +376,8 @@ func (s *Shard) Stop() {
 
 // Submit enqueues payload for proposal. It blocks only while the submit queue is full. done is
 // called exactly once: with the StateMachine's result once the payload's entry is committed and
-// applied, or with ErrNotLeader (a NotLeaderError), ErrTryAgain (ambiguous) or ErrStopped.
+// applied, or with ErrNotLeader (a NotLeaderError), ErrDropped (not proposed), ErrTryAgain
+// (ambiguous) or ErrStopped.
 //
 // done runs on the shard goroutine (except for ErrStopped after Stop, see the package doc) and
 // must not block; in particular it must not call Submit, which blocks while the queue is
