@@ -59,7 +59,9 @@ func (h *harness) do(args ...string) reply.Value {
 	}
 	switch spec.Kind {
 	case KindKeyRead:
-		return spec.Run(keyspace.NewReadTxn(h.db, h.now, h.counts), bargs)
+		tx := keyspace.NewReadTxn(h.db, h.now, h.counts)
+		defer tx.Close()
+		return spec.Run(tx, bargs)
 	case KindKeyWrite:
 		b := h.db.NewIndexedBatch()
 		tx := keyspace.NewWriteTxn(b, h.now, h.index, h.counts)

@@ -33,7 +33,6 @@ var (
 	genErrSameObject = reply.Err("ERR source and destination objects are the same")
 	genErrDBRange    = reply.Err("ERR DB index is out of range")
 	genErrDBInt      = reply.Err("ERR value is out of range, value must between -2147483648 and 2147483647")
-	genErrCollection = reply.Err("ERR ferricd cannot move or copy this type of value yet")
 )
 
 // registerKeys registers the generic family.
@@ -177,11 +176,6 @@ func genTypeCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	return reply.Simple(m.Type.String())
 }
 
-// genMoveable reports whether m can be written under another name with Put alone. Strings
-// carry their value in the metadata; a collection also needs its sub-keys copied, which must
-// be added here once collections exist.
-func genMoveable(m *keyspace.Meta) bool { return m.Type == keyspace.TypeString }
-
 // genRenameCmd is RENAME (nx false) and RENAMENX. The source keeps its TTL under the new
 // name, as in Redis.
 func genRenameCmd(nx bool) KeyFunc {
@@ -209,13 +203,7 @@ func genRenameCmd(nx bool) KeyFunc {
 				return reply.Int(0)
 			}
 		}
-		if !genMoveable(&m) {
-			return genErrCollection
-		}
-		if err := tx.Put(dst, keyspace.Meta{Type: m.Type, Value: m.Value, ExpireAt: m.ExpireAt, Enc: m.Enc}); err != nil {
-			return genTxnErr(err)
-		}
-		if _, err := tx.Delete(src); err != nil {
+		if err := tx.RenameKey(src, dst, m); err != nil {
 			return genTxnErr(err)
 		}
 		if nx {
@@ -279,10 +267,7 @@ func genCopyCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	if exists && !replace {
 		return reply.Int(0)
 	}
-	if !genMoveable(&m) {
-		return genErrCollection
-	}
-	if err := tx.Put(dst, keyspace.Meta{Type: m.Type, Value: m.Value, ExpireAt: m.ExpireAt, Enc: m.Enc}); err != nil {
+	if err := tx.CopyKey(src, dst, m); err != nil {
 		return genTxnErr(err)
 	}
 	return reply.Int(1)

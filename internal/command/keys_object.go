@@ -171,6 +171,31 @@ func genStringEncoding(m *keyspace.Meta) string {
 	return "raw"
 }
 
+// genCollectionEncoding names the encoding Redis 7.0 would hold a collection in: the type's
+// commands set Meta.Enc to EncBig when Redis would have converted it (never undone).
+func genCollectionEncoding(m *keyspace.Meta) string {
+	big := m.Enc == keyspace.EncBig
+	switch m.Type {
+	case keyspace.TypeList:
+		return "quicklist" // Redis 7.0 has no listpack-encoded lists yet
+	case keyspace.TypeSet:
+		if big {
+			return "hashtable"
+		}
+		return "intset"
+	case keyspace.TypeZSet:
+		if big {
+			return "skiplist"
+		}
+		return "listpack"
+	default:
+		if big {
+			return "hashtable"
+		}
+		return "listpack"
+	}
+}
+
 func genObjectEncodingCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	m, errv, ok := genLookupObject(tx, args[2])
 	if !ok {
@@ -179,13 +204,8 @@ func genObjectEncodingCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	switch m.Type {
 	case keyspace.TypeString:
 		return reply.BulkString(genStringEncoding(&m))
-	case keyspace.TypeList:
-		return reply.BulkString("quicklist")
-	case keyspace.TypeZSet:
-		return reply.BulkString("skiplist")
 	default:
-		// Sets and hashes: the general encoding Redis uses once they outgrow listpacks.
-		return reply.BulkString("hashtable")
+		return reply.BulkString(genCollectionEncoding(&m))
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"ferricd/internal/keyspace"
 )
 
-// Behaviour that Redis cannot be asked about: collections (whose families come later) and
+// Behaviour that Redis cannot be asked about: generic commands on a bare collection record and
 // storage faults.
 
 func TestGenericOnCollections(t *testing.T) {
@@ -26,11 +26,12 @@ func TestGenericOnCollections(t *testing.T) {
 		{":96", []string{"MEMORY", "USAGE", "l"}},
 		{`["0" ["l"]]`, []string{"SCAN", "0", "TYPE", "LIST"}},
 		{`["0" []]`, []string{"SCAN", "0", "TYPE", "string"}},
-		// Moving a collection needs its sub-keys copied: refused until the list family
-		// provides that, and nothing changes.
-		{"-ERR ferricd cannot move or copy this type of value yet", []string{"RENAME", "l", "m"}},
-		{"-ERR ferricd cannot move or copy this type of value yet", []string{"COPY", "l", "m"}},
-		{":0", []string{"EXISTS", "m"}},
+		// RENAME and COPY move a collection's metadata (and sub-keys) to the new name.
+		{"+OK", []string{"RENAME", "l", "m"}},
+		{":0", []string{"EXISTS", "l"}},
+		{":1", []string{"COPY", "m", "l"}},
+		{"+list", []string{"TYPE", "m"}},
+		{":1", []string{"DEL", "m"}},
 		{":1", []string{"EXPIRE", "l", "100"}},
 		{":100", []string{"TTL", "l"}},
 		{":1", []string{"PERSIST", "l"}},

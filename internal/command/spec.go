@@ -114,6 +114,13 @@ type Spec struct {
 	Validate func(args [][]byte) (reply.Value, bool)
 	Server   ServerFunc // KindServer
 
+	// BlockTimeoutArg marks a blocking command (BLPOP, BZPOPMIN, ...): the position of its
+	// timeout argument, negative counting from the end (-1: last). Its Run is an ordinary
+	// write that returns reply.Blocked, having written nothing, when it has nothing to serve;
+	// the node then parks the client and runs it again when one of its keys is written, until
+	// the timeout (0: forever) passes, when the client gets a null array.
+	BlockTimeoutArg int
+
 	// Subcommands of a container command, looked up by the second argument.
 	Subcommands map[string]*Spec
 	// Parent is the container of a subcommand.

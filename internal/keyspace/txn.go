@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -44,6 +45,10 @@ type Txn struct {
 	Hits, Misses int64
 	// Expired counts keys this Txn deleted because their deadline had passed.
 	Expired int64
+
+	// snaps are the snapshots a read Txn pinned for collection reads; Close releases them.
+	snaps []*pebble.Snapshot
+	rng   *rand.Rand
 }
 
 // NewReadTxn returns a read-only view on r (a snapshot, a batch or the DB) at time now (Unix
@@ -264,6 +269,12 @@ func (t *Txn) put(key []byte, old, m *Meta) error {
 			dexp++
 		}
 	}
+	if old != nil && isCollection(old.Type) && (!isCollection(m.Type) || old.Version != m.Version) {
+		// The key now holds another value: its old sub-keys go with it.
+		if err := t.dropSubs(slot, old); err != nil {
+			return err
+		}
+	}
 	enc := encodeMeta(nil, m)
 	if err := t.b.Set(appendMetaKey(nil, slot, key), enc, nil); err != nil {
 		return err
@@ -278,8 +289,18 @@ func (t *Txn) put(key []byte, old, m *Meta) error {
 	return nil
 }
 
-// remove deletes key whose current metadata is m.
+// remove deletes key whose current metadata is m, a collection's sub-keys included.
 func (t *Txn) remove(key []byte, m *Meta) error {
+	if isCollection(m.Type) {
+		if err := t.dropSubs(routing.Slot(key), m); err != nil {
+			return err
+		}
+	}
+	return t.removeMeta(key, m)
+}
+
+// removeMeta deletes key's metadata (and expiry entry) only.
+func (t *Txn) removeMeta(key []byte, m *Meta) error {
 	slot := routing.Slot(key)
 	var dexp int64
 	if m.ExpireAt != 0 {

@@ -280,6 +280,7 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 		defer snap.Close()
 		tx = keyspace.NewReadTxn(snap, n.nowMs(), n.counts)
 	}
+	defer tx.Close()
 	v := c.Spec.Run(tx, c.Args)
 	n.countHits(tx)
 	return v

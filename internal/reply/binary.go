@@ -61,7 +61,7 @@ func decodeBinary(b []byte, depth int) (Value, []byte, error) {
 			return Value{}, nil, errBadValue
 		}
 		v.Float, b = math.Float64frombits(binary.BigEndian.Uint64(b)), b[8:]
-	case KindNull, KindNullArray:
+	case KindNull, KindNullArray, KindBlocked:
 	case KindArray, KindMap, KindSet:
 		n, k := binary.Uvarint(b)
 		// Every element takes at least one byte: a count beyond that is a lie.

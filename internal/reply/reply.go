@@ -39,6 +39,11 @@ const (
 	KindBool
 	// KindVerbatim is verbatim text (= in RESP3, "txt:" prefix); a bulk string in RESP2.
 	KindVerbatim
+	// KindBlocked is never sent to a client: a blocking command (BLPOP, BZPOPMIN, ...) returns
+	// it when it found nothing to serve and wrote nothing, and the node parks the client until
+	// one of the command's keys is written or the timeout passes. Encoders send a null array
+	// if one ever escapes, which is the timeout reply.
+	KindBlocked
 )
 
 // Value is one reply.
@@ -55,6 +60,9 @@ var OK = Value{Kind: KindSimple, Str: []byte("OK")}
 
 // Queued is the +QUEUED status of MULTI.
 var Queued = Value{Kind: KindSimple, Str: []byte("QUEUED")}
+
+// Blocked is what a blocking command returns when it has to wait (KindBlocked).
+var Blocked = Value{Kind: KindBlocked}
 
 // Null is the absent bulk string.
 var Null = Value{Kind: KindNull}
@@ -128,6 +136,8 @@ func (v Value) String() string {
 		return strconv.Quote(string(v.Str))
 	case KindNull, KindNullArray:
 		return "(nil)"
+	case KindBlocked:
+		return "(blocked)"
 	case KindDouble:
 		return FormatDouble(v.Float)
 	default:

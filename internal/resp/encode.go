@@ -31,7 +31,7 @@ func appendReply(b []byte, v reply.Value, proto int) []byte {
 			return append(b, "_\r\n"...)
 		}
 		return append(b, "$-1\r\n"...)
-	case reply.KindNullArray:
+	case reply.KindNullArray, reply.KindBlocked:
 		if proto >= 3 {
 			return append(b, "_\r\n"...)
 		}
