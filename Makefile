@@ -3,6 +3,7 @@
 #   make test    every test: vet + gofmt, unit, integration, differential (needs redis-server),
 #                crash, race on the concurrent packages, a short fuzz run
 #   make bench   redis-benchmark against ferricd and the durable redis-server, side by side
+#                (strings, a 3-node cluster, then collections: scripts/bench-collections.sh)
 #   make docker  build bin/ferricd and the image ferricd:dev (FROM scratch, deploy/Dockerfile)
 #   make cluster start a 3-node cluster of local processes on 127.0.0.1:7001-7003
 #                (scripts/cluster.sh; stop it with scripts/cluster.sh stop)
@@ -47,6 +48,7 @@ fuzz:
 
 bench: build
 	./scripts/bench.sh
+	[ "$${BENCH_COLLECTIONS:-yes}" = no ] || ./scripts/bench-collections.sh
 
 docker: build
 	rm -rf $(DOCKER_CTX)
