@@ -53,8 +53,7 @@ wait_port "$rport"
 # suite PORT PIPELINE → "TEST rps" lines for every collection test (redis-benchmark's CSV).
 suite() {
 	redis-benchmark -p "$1" -t "$tests" -n "$requests" -c 50 -r 100000 -P "$2" -q --csv 2>/dev/null |
-		awk -F'","' '!/^"test"/ {gsub(/"/,"",$1); gsub(/"/,"",$2); split($1, w, " "); print w[1], $2}' |
-		grep -v '^LPUSH (needed' || true
+		awk -F'","' '!/^"test"/ && !/needed to benchmark/ {gsub(/"/,"",$1); gsub(/"/,"",$2); split($1, w, " "); print w[1], $2}'
 }
 
 declare -A best
