@@ -154,8 +154,9 @@ func spanKeys(t testing.TB, r pebble.Reader, prefix byte, rg routing.Range) [][]
 
 type slotCount struct{ keys, expires int64 }
 
-// checkInvariants scans the 'd', 'e' and 'c' spans of r directly and checks the package
+// checkInvariants scans the 'd', 'e', 's' and 'c' spans of r directly and checks the package
 // invariants against them and against counts (the in-memory counters):
+//   - every sub-key belongs to a stored collection (same slot and version): none is orphaned;
 //   - every metadata key decodes and lives in its key's slot;
 //   - a key has exactly one expiry-index entry iff it has a deadline, with that deadline, and
 //     the index holds nothing else;
@@ -165,6 +166,7 @@ func checkInvariants(t testing.TB, r pebble.Reader, counts *Counts) {
 	t.Helper()
 	var scanned, durable [routing.NumSlots]slotCount
 	wantIdx := map[string]bool{}
+	liveColls := map[string]bool{} // s|slot|version of every stored collection
 	for _, k := range spanKeys(t, r, store.PrefixData, allSlots) {
 		slot, key := binary.BigEndian.Uint16(k[1:3]), k[3:]
 		if s := routing.Slot(key); s != slot {
@@ -174,11 +176,24 @@ func checkInvariants(t testing.TB, r pebble.Reader, counts *Counts) {
 		if !ok {
 			t.Fatalf("metadata key %x vanished during the scan", k)
 		}
+		if isCollection(m.Type) {
+			liveColls[string(appendSubPrefix(nil, slot, m.Version))] = true
+		}
 		c := &scanned[slot]
 		c.keys++
 		if m.ExpireAt != 0 {
 			c.expires++
 			wantIdx[string(expiryKey(slot, m.ExpireAt, key))] = true
+		}
+	}
+	for _, k := range spanKeys(t, r, store.PrefixSub, allSlots) {
+		if len(k) < subPrefixLen {
+			t.Errorf("sub-key %x is too short", k)
+			continue
+		}
+		if !liveColls[string(k[:subPrefixLen])] {
+			t.Errorf("orphan sub-key %x: no collection of slot %d has version %d", k,
+				binary.BigEndian.Uint16(k[1:3]), binary.BigEndian.Uint64(k[3:11]))
 		}
 	}
 	for _, k := range spanKeys(t, r, store.PrefixExpiry, allSlots) {

@@ -372,16 +372,18 @@ func TestFlushRange(t *testing.T) {
 			slots := []uint16{0, 1, 100, 101, 4095, 4096, 8191, 8192, 12287, 12288, 16383}
 			e.write(baseNow, 11, func(tx *Txn) {
 				for _, s := range slots {
-					for i := range 3 {
+					for i := range 2 {
 						at := int64(0)
 						if i == 1 {
 							at = baseNow + 1e6
 						}
 						must(t, tx.SetString(keyInSlot(s, fmt.Sprint(i)), []byte("v"), at))
 					}
-					// A collection sub-key, written raw as a collection type would.
-					sub := append(slotPrefix(store.PrefixSub, s), "sub"...)
-					must(t, tx.b.Set(sub, []byte("x"), nil))
+					// The third key is a collection with one sub-key.
+					c := tx.CreateCollection(keyInSlot(s, "2"), TypeSet)
+					must(t, tx.PutSub(c, []byte("member"), nil))
+					c.Meta.Size = 1
+					must(t, tx.SaveCollection(c))
 				}
 			})
 			e.write(baseNow, 12, func(tx *Txn) { must(t, tx.FlushRange(r)) })

@@ -64,13 +64,39 @@ func (r *randomOps) step(tx *Txn) {
 		enc := Encoding(r.rng.IntN(3))
 		must(t, tx.SetStringEnc(key, v, at, enc))
 		r.model[k] = modelKey{typ: TypeString, value: v, expireAt: at, lastWrite: r.index}
-	case op < 35: // Put of a collection's metadata
-		m := Meta{Type: Type(2 + r.rng.IntN(4)), Version: tx.NewVersion(), Size: int64(r.rng.IntN(50))}
+	case op < 30: // a collection: metadata plus Size sub-keys
+		c := tx.CreateCollection(key, Type(2+r.rng.IntN(4)))
+		m := c.Meta
+		m.Size = int64(r.rng.IntN(50))
 		if r.rng.IntN(3) == 0 {
 			m.ExpireAt = r.deadline()
 		}
+		for i := range m.Size {
+			must(t, tx.PutSub(c, fmt.Appendf(nil, "m%d", i), nil))
+		}
 		must(t, tx.Put(key, m))
 		r.model[k] = modelKey{typ: m.Type, version: m.Version, size: m.Size, expireAt: m.ExpireAt, lastWrite: r.index}
+	case op < 35: // RenameKey or CopyKey to another pool key
+		dst := r.keys[r.rng.IntN(len(r.keys))]
+		src, ok := r.lookupModel(k)
+		m, _, err := tx.Lookup(key) // deletes an expired key, as the model just did
+		must(t, err)
+		if !ok || bytes.Equal(dst, key) {
+			break
+		}
+		r.lookupModel(string(dst)) // an expired destination is deleted first, as Put does
+		moved := src
+		moved.lastWrite = r.index
+		if r.rng.IntN(2) == 0 {
+			must(t, tx.RenameKey(key, dst, m))
+			delete(r.model, k)
+		} else {
+			must(t, tx.CopyKey(key, dst, m))
+		}
+		stored, _, err := tx.Lookup(dst)
+		must(t, err)
+		moved.version = stored.Version // a copy, or a move into another slot, gets a new one
+		r.model[string(dst)] = moved
 	case op < 55: // Delete
 		want := false
 		if _, ok := r.lookupModel(k); ok {
