@@ -236,6 +236,7 @@ var families = []func(*Table){
 	registerServer,
 	registerConnection,
 	registerCluster,
+	registerLists,
 }
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).
