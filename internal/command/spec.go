@@ -236,6 +236,7 @@ var families = []func(*Table){
 	registerServer,
 	registerConnection,
 	registerCluster,
+	registerZsets,
 }
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).
