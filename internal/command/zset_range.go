@@ -6,6 +6,10 @@ package command
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
 
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
@@ -25,6 +29,13 @@ func zsetParseBound(b []byte) (float64, bool, bool) {
 		return 0, false, false
 	}
 	f, ok := zsetStrtod(b)
+	if !ok {
+		// zslParseRange does not look at errno: overflow gives ±inf, underflow 0.
+		if g, err := strconv.ParseFloat(strings.TrimLeft(string(b), " \t\n\v\f\r"), 64); err != nil && !math.IsNaN(g) &&
+			errors.Is(err, strconv.ErrRange) {
+			return g, ex, true
+		}
+	}
 	return f, ex, ok
 }
 

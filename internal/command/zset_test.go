@@ -60,6 +60,7 @@ func TestZsetCommands(t *testing.T) {
 		{`["zero" "b"]`, []string{"ZRANGEBYSCORE", "z", "-1", "+inf", "LIMIT", "0", "2"}},
 		{"[]", []string{"ZRANGEBYSCORE", "z", "-1", "+inf", "LIMIT", "-1", "2"}},
 		{":5", []string{"ZCOUNT", "z", "0", "inf"}},
+		{":5", []string{"ZCOUNT", "z", "0", "1e400"}},
 		{"-ERR min or max is not a float", []string{"ZCOUNT", "z", "x", "1"}},
 		{"-ERR min or max is not a float", []string{"ZRANGEBYSCORE", "z", "(", "1"}},
 		{"-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX", []string{"ZRANGE", "z", "0", "1", "LIMIT", "0", "1"}},
