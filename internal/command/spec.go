@@ -237,6 +237,7 @@ var families = []func(*Table){
 	registerConnection,
 	registerCluster,
 	registerLists,
+	registerZsets,
 }
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).

@@ -1,0 +1,115 @@
+package command
+
+// ZPOPMIN, ZPOPMAX, BZPOPMIN, BZPOPMAX.
+
+import (
+	"math"
+
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
+)
+
+// zsetPopItems removes and returns up to count items from one end of z.
+func zsetPopItems(z *zsetStore, count int64, max bool) ([]zsetItem, error) {
+	q := zsetQuery{by: zsetByRank, start: 0, end: count - 1, rev: max}
+	if count > z.c.Meta.Size {
+		q.end = z.c.Meta.Size - 1
+	}
+	items, err := z.collect(&q)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		if err := z.remove(it.member, it.score); err != nil {
+			return nil, err
+		}
+	}
+	if len(items) > 0 {
+		if err := z.tx.SaveCollection(z.c); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+func zsetPop(tx *keyspace.Txn, args [][]byte, max bool) reply.Value {
+	if len(args) > 3 {
+		return reply.ErrSyntax
+	}
+	count := int64(1)
+	if len(args) == 3 {
+		n, ok := strParseInt(args[2])
+		if !ok {
+			return reply.ErrNotInteger
+		}
+		if n < 0 {
+			return zsetErrPositive
+		}
+		if n == 0 {
+			return reply.Array()
+		}
+		count = n
+	}
+	z, v, ok := zsetOpen(tx, args[1])
+	if !ok {
+		return v
+	}
+	if z == nil {
+		return reply.Array()
+	}
+	items, err := zsetPopItems(z, count, max)
+	if err != nil {
+		return reply.ErrInternal
+	}
+	return zsetItemsReply(items, true)
+}
+
+func zsetZpopminCmd(tx *keyspace.Txn, args [][]byte) reply.Value { return zsetPop(tx, args, false) }
+func zsetZpopmaxCmd(tx *keyspace.Txn, args [][]byte) reply.Value { return zsetPop(tx, args, true) }
+
+// zsetParseTimeout checks a blocking command's timeout (seconds, a float) as Redis'
+// getTimeoutFromObjectOrReply does.
+func zsetParseTimeout(b []byte) reply.Value {
+	f, ok := zsetParseScore(b)
+	if !ok || math.IsInf(f, 0) {
+		return zsetErrTimeout
+	}
+	if f < 0 {
+		return zsetErrTimeNeg
+	}
+	if f*1000 > float64(math.MaxInt64/2) {
+		return zsetErrTimeout
+	}
+	return reply.Value{}
+}
+
+func zsetBlockValidate(args [][]byte) (reply.Value, bool) {
+	if v := zsetParseTimeout(args[len(args)-1]); v.Kind == reply.KindError {
+		return v, false
+	}
+	return reply.Value{}, true
+}
+
+func zsetBpop(tx *keyspace.Txn, args [][]byte, max bool) reply.Value {
+	if v := zsetParseTimeout(args[len(args)-1]); v.Kind == reply.KindError {
+		return v
+	}
+	for _, key := range args[1 : len(args)-1] {
+		z, v, ok := zsetOpen(tx, key)
+		if !ok {
+			return v
+		}
+		if z == nil || z.c.Meta.Size == 0 {
+			continue
+		}
+		items, err := zsetPopItems(z, 1, max)
+		if err != nil || len(items) == 0 {
+			return reply.ErrInternal
+		}
+		return reply.Array(reply.Bulk(key), reply.Bulk(items[0].member), reply.Double(items[0].score))
+	}
+	return reply.Blocked
+}
+
+func zsetBzpopminCmd(tx *keyspace.Txn, args [][]byte) reply.Value { return zsetBpop(tx, args, false) }
+func zsetBzpopmaxCmd(tx *keyspace.Txn, args [][]byte) reply.Value { return zsetBpop(tx, args, true) }

@@ -1,0 +1,275 @@
+package command
+
+// Sorted-set storage. A zset is a keyspace collection whose sub-keys are:
+//
+//	0x00|member                  → the score, 8 bytes (float64 bits, big-endian)
+//	0x01|sortable(score)|member  → empty: the score index, in ZRANGE order
+//	0x02|sortable(score)|member  → count: a rank bucket boundary
+//
+// sortable(score) is the IEEE bits with the sign bit flipped for positives and every bit
+// flipped for negatives, so byte order is numeric order; -0 is stored as +0 and NaN never.
+//
+// Rank buckets: each boundary maps to the number of index entries from it (inclusive) up to
+// the next boundary; an entry belongs to the bucket of the greatest boundary ≤ its index
+// suffix. The first bucket's boundary is the bare 0x02 (the empty suffix). A bucket is split
+// in two when it exceeds 2*B entries and merged into its predecessor when it shrinks below
+// B/4 (and the two fit in 2*B), so a set of N members has about N/B..4N/B buckets: a rank is
+// the sum of the earlier buckets' counts plus a walk of at most 2*B entries in its own.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+
+	"ferricd/internal/keyspace"
+)
+
+// zsetBucketB is B for production sets: 1M members make at most a few thousand buckets.
+const zsetBucketB = 512
+
+const (
+	zsetTagMember = 0x00
+	zsetTagIndex  = 0x01
+	zsetTagBucket = 0x02
+)
+
+// zsetStore is one sorted set in one Txn.
+type zsetStore struct {
+	tx *keyspace.Txn
+	c  *keyspace.Coll
+	b  int // bucket size parameter B
+}
+
+func newZsetStore(tx *keyspace.Txn, c *keyspace.Coll, b int) *zsetStore {
+	return &zsetStore{tx: tx, c: c, b: b}
+}
+
+// zsetSortable is the order-preserving 8-byte form of a score.
+func zsetSortable(dst []byte, f float64) []byte {
+	if f == 0 {
+		f = 0
+	}
+	u := math.Float64bits(f)
+	if u&(1<<63) != 0 {
+		u = ^u
+	} else {
+		u |= 1 << 63
+	}
+	return binary.BigEndian.AppendUint64(dst, u)
+}
+
+// zsetUnsortable inverts zsetSortable.
+func zsetUnsortable(b []byte) float64 {
+	u := binary.BigEndian.Uint64(b)
+	if u&(1<<63) != 0 {
+		u &^= 1 << 63
+	} else {
+		u = ^u
+	}
+	return math.Float64frombits(u)
+}
+
+func zsetMemberKey(member []byte) []byte {
+	return append([]byte{zsetTagMember}, member...)
+}
+
+// zsetEntry is an index suffix sortable(score)|member.
+func zsetEntry(score float64, member []byte) []byte {
+	e := zsetSortable(make([]byte, 0, 8+len(member)), score)
+	return append(e, member...)
+}
+
+func zsetTagged(tag byte, suffix []byte) []byte {
+	return append([]byte{tag}, suffix...)
+}
+
+// score returns member's score.
+func (z *zsetStore) score(member []byte) (float64, bool, error) {
+	v, ok, err := z.tx.GetSub(z.c, zsetMemberKey(member))
+	if err != nil || !ok || len(v) != 8 {
+		return 0, false, err
+	}
+	return math.Float64frombits(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// bucketOf finds the bucket holding index suffix e: its boundary suffix and count.
+func (z *zsetStore) bucketOf(e []byte) ([]byte, int64, error) {
+	return z.bucketLT(append(zsetTagged(zsetTagBucket, e), 0))
+}
+
+// bucketLT finds the greatest bucket boundary sub-key below probe.
+func (z *zsetStore) bucketLT(probe []byte) ([]byte, int64, error) {
+	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer it.Close()
+	if !it.SeekLT(probe) {
+		return nil, 0, nil // no bucket yet: the first one, empty
+	}
+	return bytes.Clone(it.Sub()[1:]), int64(binary.BigEndian.Uint64(it.Value())), nil
+}
+
+func (z *zsetStore) putBucket(boundary []byte, n int64) error {
+	return z.tx.PutSub(z.c, zsetTagged(zsetTagBucket, boundary), binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// set gives member the score, inserting it or moving it. old/had describe its current score.
+func (z *zsetStore) set(member []byte, score float64, old float64, had bool) error {
+	if score == 0 {
+		score = 0
+	}
+	if had {
+		if old == score {
+			return nil
+		}
+		if err := z.remove(member, old); err != nil {
+			return err
+		}
+	}
+	if err := z.tx.PutSub(z.c, zsetMemberKey(member), binary.BigEndian.AppendUint64(nil, math.Float64bits(score))); err != nil {
+		return err
+	}
+	e := zsetEntry(score, member)
+	if err := z.tx.PutSub(z.c, zsetTagged(zsetTagIndex, e), nil); err != nil {
+		return err
+	}
+	z.c.Meta.Size++
+	if len(member) > 64 || z.c.Meta.Size > 128 {
+		z.c.Meta.Enc = keyspace.EncBig
+	}
+	bnd, n, err := z.bucketOf(e)
+	if err != nil {
+		return err
+	}
+	n++
+	if n <= int64(2*z.b) {
+		return z.putBucket(bnd, n)
+	}
+	// Split: the entry B places after the boundary starts a new bucket.
+	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagIndex}, To: []byte{zsetTagIndex + 1}})
+	if err != nil {
+		return err
+	}
+	ok := it.SeekGE(zsetTagged(zsetTagIndex, bnd))
+	for i := 0; ok && i < z.b; i++ {
+		ok = it.Next()
+	}
+	var mid []byte
+	if ok {
+		mid = bytes.Clone(it.Sub()[1:])
+	}
+	it.Close()
+	if mid == nil {
+		return z.putBucket(bnd, n)
+	}
+	if err := z.putBucket(bnd, int64(z.b)); err != nil {
+		return err
+	}
+	return z.putBucket(mid, n-int64(z.b))
+}
+
+// remove deletes member (whose score is score).
+func (z *zsetStore) remove(member []byte, score float64) error {
+	e := zsetEntry(score, member)
+	bnd, n, err := z.bucketOf(e)
+	if err != nil {
+		return err
+	}
+	if err := z.tx.DeleteSub(z.c, zsetMemberKey(member)); err != nil {
+		return err
+	}
+	if err := z.tx.DeleteSub(z.c, zsetTagged(zsetTagIndex, e)); err != nil {
+		return err
+	}
+	z.c.Meta.Size--
+	n--
+	if len(bnd) == 0 || n >= int64(z.b/4) {
+		return z.putBucket(bnd, n)
+	}
+	// Small bucket: fold it into its predecessor when they fit together.
+	prev, pn, err := z.bucketLT(zsetTagged(zsetTagBucket, bnd))
+	if err != nil {
+		return err
+	}
+	if pn+n > int64(2*z.b) {
+		return z.putBucket(bnd, n)
+	}
+	if err := z.tx.DeleteSub(z.c, zsetTagged(zsetTagBucket, bnd)); err != nil {
+		return err
+	}
+	return z.putBucket(prev, pn+n)
+}
+
+// rank is the 0-based position of index suffix e (which must be present).
+func (z *zsetStore) rank(e []byte) (int64, error) {
+	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	if err != nil {
+		return 0, err
+	}
+	target := zsetTagged(zsetTagBucket, e)
+	var sum, last int64
+	from := []byte{zsetTagIndex}
+	for ok := it.First(); ok && bytes.Compare(it.Sub(), target) <= 0; ok = it.Next() {
+		sum += last
+		last = int64(binary.BigEndian.Uint64(it.Value()))
+		from = zsetTagged(zsetTagIndex, it.Sub()[1:])
+	}
+	it.Close()
+	ix, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: from, To: []byte{zsetTagIndex + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer ix.Close()
+	for ok := ix.First(); ok; ok = ix.Next() {
+		if bytes.Equal(ix.Sub()[1:], e) {
+			return sum, nil
+		}
+		sum++
+	}
+	return sum, nil
+}
+
+// seekRank opens an index iterator positioned on the entry of rank r (0 ≤ r < Size).
+func (z *zsetStore) seekRank(r int64) (*keyspace.SubIter, error) {
+	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	if err != nil {
+		return nil, err
+	}
+	var sum int64
+	from := []byte{zsetTagIndex}
+	for ok := it.First(); ok; ok = it.Next() {
+		n := int64(binary.BigEndian.Uint64(it.Value()))
+		if sum+n > r {
+			from = zsetTagged(zsetTagIndex, it.Sub()[1:])
+			break
+		}
+		sum += n
+	}
+	it.Close()
+	ix, err := z.indexIter()
+	if err != nil {
+		return nil, err
+	}
+	ok := ix.SeekGE(from)
+	for ; ok && sum < r; sum++ {
+		ok = ix.Next()
+	}
+	return ix, nil
+}
+
+// indexIter iterates the score index.
+func (z *zsetStore) indexIter() (*keyspace.SubIter, error) {
+	return z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagIndex}, To: []byte{zsetTagIndex + 1}})
+}
+
+// zsetItem is one member and its score, copied out of an iterator.
+type zsetItem struct {
+	member []byte
+	score  float64
+}
+
+// zsetItemOf decodes an index sub-key (tag included).
+func zsetItemOf(sub []byte) zsetItem {
+	return zsetItem{member: bytes.Clone(sub[9:]), score: zsetUnsortable(sub[1:9])}
+}
