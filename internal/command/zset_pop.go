@@ -45,16 +45,13 @@ func zsetPop(tx *keyspace.Txn, args [][]byte, max bool) reply.Value {
 		if n < 0 {
 			return zsetErrPositive
 		}
-		if n == 0 {
-			return reply.Array()
-		}
 		count = n
 	}
 	z, v, ok := zsetOpen(tx, args[1])
 	if !ok {
 		return v
 	}
-	if z == nil {
+	if z == nil || count == 0 {
 		return reply.Array()
 	}
 	items, err := zsetPopItems(z, count, max)

@@ -201,6 +201,14 @@ func (z *zsetStore) seekScore(it *keyspace.SubIter, q *zsetQuery) bool {
 // seekLex positions it for a lex walk: members are assumed to share the first (forward) or
 // last (backward) entry's score, and the walk goes on from there as Redis' listpack walk.
 func (z *zsetStore) seekLex(it *keyspace.SubIter, q *zsetQuery) bool {
+	// Redis first requires that the range overlaps [first, last] member (zzlIsInLexRange),
+	// which matters only when scores differ.
+	if !it.Last() || !q.lex.gteMin(zsetItemOf(it.Sub()).member) {
+		return false
+	}
+	if !it.First() || !q.lex.lteMax(zsetItemOf(it.Sub()).member) {
+		return false
+	}
 	if !q.rev {
 		if !it.First() || q.lex.min.inf != 0 {
 			return it.Valid()
