@@ -86,7 +86,7 @@ func (g zsetGen) command() []string {
 	case 18:
 		return append([]string{g.pick("ZPOPMIN", "ZPOPMAX"), k}, g.opt("0", "1", "2", "5", "-1")...)
 	case 19:
-		return []string{g.pick("BZPOPMIN", "BZPOPMAX"), g.tkey(), g.tkey(), g.pick("0.01", "-1", "x")}
+		return []string{g.pick("ZPOPMIN", "ZPOPMAX"), g.tkey()}
 	case 20:
 		return []string{"SET", k, g.value()}
 	case 21:
