@@ -21,7 +21,7 @@ func AppendBinary(b []byte, v Value) []byte {
 		b = binary.AppendVarint(b, v.Int)
 	case KindDouble:
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(v.Float))
-	case KindArray, KindMap, KindSet:
+	case KindArray, KindMap, KindSet, KindPairs:
 		b = binary.AppendUvarint(b, uint64(len(v.Elems)))
 		for _, e := range v.Elems {
 			b = AppendBinary(b, e)
@@ -62,7 +62,7 @@ func decodeBinary(b []byte, depth int) (Value, []byte, error) {
 		}
 		v.Float, b = math.Float64frombits(binary.BigEndian.Uint64(b)), b[8:]
 	case KindNull, KindNullArray, KindBlocked:
-	case KindArray, KindMap, KindSet:
+	case KindArray, KindMap, KindSet, KindPairs:
 		n, k := binary.Uvarint(b)
 		// Every element takes at least one byte: a count beyond that is a lie.
 		if k <= 0 || n > uint64(len(b)-k) {

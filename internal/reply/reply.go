@@ -44,6 +44,10 @@ const (
 	// one of the command's keys is written or the timeout passes. Encoders send a null array
 	// if one ever escapes, which is the timeout reply.
 	KindBlocked
+	// KindPairs is a list of pairs flattened into Elems (len is even), as Redis 7 replies
+	// ZRANGE ... WITHSCORES, ZRANDMEMBER ... WITHSCORES or HRANDFIELD ... WITHVALUES: an
+	// array of two-element arrays in RESP3, one flat array in RESP2.
+	KindPairs
 )
 
 // Value is one reply.
@@ -107,6 +111,9 @@ func Array(elems ...Value) Value { return Value{Kind: KindArray, Elems: elems} }
 
 // Map returns a map reply from flattened key/value pairs.
 func Map(pairs ...Value) Value { return Value{Kind: KindMap, Elems: pairs} }
+
+// Pairs returns a pairs reply (KindPairs) from flattened pairs.
+func Pairs(flat ...Value) Value { return Value{Kind: KindPairs, Elems: flat} }
 
 // Set returns a set reply.
 func Set(elems ...Value) Value { return Value{Kind: KindSet, Elems: elems} }

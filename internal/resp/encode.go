@@ -45,6 +45,8 @@ func appendReply(b []byte, v reply.Value, proto int) []byte {
 		return appendElems(b, '*', v.Elems, proto)
 	case reply.KindMap:
 		return appendMap(b, v.Elems, proto)
+	case reply.KindPairs:
+		return appendPairs(b, v.Elems, proto)
 	case reply.KindDouble:
 		if proto >= 3 {
 			b = append(b, ',')
@@ -99,6 +101,32 @@ func appendMap(b []byte, elems []reply.Value, proto int) []byte {
 	}
 	if len(elems)%2 == 1 {
 		b = appendReply(b, reply.Null, proto)
+	}
+	return b
+}
+
+// appendPairs writes flattened pairs: nested two-element arrays in RESP3, flat in RESP2. An
+// odd count (a bug in a command) gets a null for its last half rather than a corrupt stream.
+func appendPairs(b []byte, elems []reply.Value, proto int) []byte {
+	if proto < 3 {
+		b = appendInt(b, '*', int64(len(elems)+len(elems)%2))
+		for i := range elems {
+			b = appendReply(b, elems[i], proto)
+		}
+		if len(elems)%2 == 1 {
+			b = appendReply(b, reply.Null, proto)
+		}
+		return b
+	}
+	b = appendInt(b, '*', int64((len(elems)+1)/2))
+	for i := 0; i < len(elems); i += 2 {
+		b = append(b, "*2\r\n"...)
+		b = appendReply(b, elems[i], proto)
+		if i+1 < len(elems) {
+			b = appendReply(b, elems[i+1], proto)
+		} else {
+			b = appendReply(b, reply.Null, proto)
+		}
 	}
 	return b
 }

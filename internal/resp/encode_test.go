@@ -22,6 +22,8 @@ var encodeGolden = []struct {
 	{"array", "*3\r\n:1\r\n$1\r\na\r\n$-1\r\n", "*3\r\n:1\r\n$1\r\na\r\n_\r\n"},
 	{"empty", "*0\r\n", "*0\r\n"},
 	{"map", "*4\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n$3\r\n2.5\r\n", "%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n,2.5\r\n"},
+	{"pairs", "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n",
+		"*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"},
 	{"set", "*2\r\n$1\r\nx\r\n$1\r\ny\r\n", "~2\r\n$1\r\nx\r\n$1\r\ny\r\n"},
 	{"double", "$18\r\n3.1400000000000001\r\n", ",3.1400000000000001\r\n"},
 	{"inf", "$3\r\ninf\r\n", ",inf\r\n"},

@@ -132,6 +132,8 @@ func kindSample(kind string) reply.Value {
 		return reply.Array(reply.Int(1), reply.BulkString("a"), reply.Null)
 	case "map":
 		return reply.Map(reply.BulkString("a"), reply.Int(1), reply.BulkString("b"), reply.Double(2.5))
+	case "pairs":
+		return reply.Pairs(reply.BulkString("a"), reply.Double(1), reply.BulkString("b"), reply.Double(2.5))
 	case "set":
 		return reply.Set(reply.BulkString("x"), reply.BulkString("y"))
 	case "double":
