@@ -10,7 +10,7 @@ package command
 //
 // MULTI/EXEC/DISCARD/WATCH and the pub/sub commands are not registered yet, so they answer
 // "unknown command" until internal/resp implements them. CLIENT subcommands ferricd does not
-// implement (TRACKING, CACHING, GETREDIR, TRACKINGINFO, PAUSE, UNPAUSE, UNBLOCK) are left out
+// implement (TRACKING, CACHING, GETREDIR, TRACKINGINFO, PAUSE, UNPAUSE) are left out
 // on purpose: they then get Redis' "unknown subcommand" error, which client libraries handle.
 // A silent OK to CLIENT TRACKING would make caching clients serve stale data forever.
 func registerConnection(t *Table) {
@@ -94,6 +94,8 @@ func registerConnection(t *Table) {
 			"Sets information specific to the client or connection.", o1),
 		spec("client|kill", -3, clientAdmin, adminConn, groupConn, clientVersion,
 			"Kill the connection of a client", onClients),
+		spec("client|unblock", -3, clientAdmin, adminConn, groupConn, "5.0.0",
+			"Unblock a client blocked in a blocking command from a different connection", "O(log N) where N is the number of client connections"),
 		spec("client|no-evict", 3, clientAdmin, adminConn, groupConn, "7.0.0",
 			"Set client eviction mode for the current connection", o1),
 		spec("client|reply", 3, clientPlain, slowConn, groupConn, "3.2.0",

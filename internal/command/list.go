@@ -123,7 +123,7 @@ func registerLists(t *Table) {
 }
 
 // listMpopKeys returns the Keys function of LMPOP (numkeys at 1) and BLMPOP (numkeys at 2).
-// A bad numkeys yields the keys that are there; Run answers the error.
+// A bad numkeys yields no keys; Run answers the error.
 func listMpopKeys(at int) func(args [][]byte) [][]byte {
 	return func(args [][]byte) [][]byte {
 		if at >= len(args) {
@@ -133,8 +133,12 @@ func listMpopKeys(at int) func(args [][]byte) [][]byte {
 		if !ok || n <= 0 {
 			return nil
 		}
-		rest := int64(len(args) - at - 1)
-		n = min(n, rest)
+		// The keys are followed by at least LEFT|RIGHT: a numkeys reaching past that is
+		// malformed, and taking the direction or COUNT for a key would answer CROSSSLOT
+		// where Redis answers the syntax error Run gives.
+		if n > int64(len(args)-at-2) {
+			return nil
+		}
 		return args[at+1 : at+1+int(n)]
 	}
 }

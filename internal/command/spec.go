@@ -242,13 +242,6 @@ var families = []func(*Table){
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).
 func (t *Table) Add(s *Spec) {
-	if s.BlockTimeoutArg != 0 {
-		// Blocking commands are written (their Run serves what it can or returns
-		// reply.Blocked) but the node cannot park a client yet; answering at once as if the
-		// timeout had passed would make BLPOP-with-0 workers spin, so until the node side
-		// exists they stay out of the table and clients get Redis' unknown-command error.
-		return
-	}
 	if _, dup := t.byName[s.Name]; dup {
 		panic("command: duplicate " + s.Name)
 	}

@@ -54,6 +54,9 @@ type execOpts struct {
 	forwarded bool
 	// readOnly: the client sent READONLY, so a local follower may serve its reads.
 	readOnly bool
+	// blockOnce: a blocking command is proposed once and its reply.Blocked returned, not
+	// waited on (execBlocking's attempts).
+	blockOnce bool
 }
 
 // Exec implements resp.Backend.
@@ -75,6 +78,13 @@ func (n *Node) exec(ctx context.Context, calls []resp.Call, out []reply.Value, o
 			id, v, ok := n.checkWrite(c)
 			if !ok {
 				out[i] = v
+				continue
+			}
+			if c.Spec.BlockTimeoutArg != 0 && !o.forwarded && !o.blockOnce {
+				// A blocking command runs after everything before it and before everything
+				// after it, as in Redis, where a blocked client reads no further commands.
+				n.waitAll(ctx, &seg, o)
+				out[i] = n.execBlocking(ctx, c, o)
 				continue
 			}
 			if s := n.shardFor(id); s != nil && (n.bus == nil || s.Status().IsLeader) {

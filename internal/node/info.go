@@ -139,7 +139,7 @@ func (n *Node) Info(_ context.Context, sections []string) string {
 		w("connected_clients", stats.ConnectedClients)
 		w("cluster_connections", 0)
 		w("maxclients", callInt(st.MaxClients))
-		w("blocked_clients", 0)
+		w("blocked_clients", n.blocked.count())
 		w("tracking_clients", 0)
 		w("clients_in_timeout_table", 0)
 	})

@@ -121,6 +121,9 @@ type Node struct {
 	// largest sample.
 	usedMemory, peakMemory atomic.Uint64
 
+	// blocked holds the clients parked in blocking commands (block.go).
+	blocked *blockedClients
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -165,7 +168,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, db: cfg.DB, routes: routes, counts: counts, table: cfg.Table,
 		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
-		runID: newRunID(), cache: keyspace.NewMetaCache(cfg.CacheBytes),
+		runID: newRunID(), cache: keyspace.NewMetaCache(cfg.CacheBytes), blocked: newBlockedClients(),
 		self: mem.self, members: mem.peers, byID: make([]*shard.Shard, routes.Shards()),
 		leaderSeen: make([]atomic.Int64, routes.Shards()),
 	}
@@ -295,6 +298,9 @@ func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
 			return reply.ErrInternal
 		}
 		v = spec.Run(tx, args)
+		if v.Kind != reply.KindBlocked && v.Kind != reply.KindError {
+			n.blocked.wakeKeys(spec.KeyArgs(args))
+		}
 	case kindExpire:
 		for _, key := range args {
 			if _, err := tx.ExpireIfDue(key); err != nil {

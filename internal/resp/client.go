@@ -226,6 +226,29 @@ func (c *conn) clientNoEvict(args [][]byte) reply.Value {
 	return reply.OK
 }
 
+// clientUnblock is CLIENT UNBLOCK client-id [TIMEOUT | ERROR].
+func (c *conn) clientUnblock(args [][]byte) reply.Value {
+	id, ok := parseInt(args[2])
+	if !ok {
+		return reply.Err("ERR value is not an integer or out of range")
+	}
+	withError := false
+	if len(args) == 4 {
+		switch strings.ToLower(string(args[3])) {
+		case "timeout":
+		case "error":
+			withError = true
+		default:
+			return reply.Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+		}
+	}
+	u, isU := c.srv.cfg.Backend.(Unblocker)
+	if !isU || id <= 0 || !u.Unblock(uint64(id), withError) {
+		return reply.Int(0)
+	}
+	return reply.Int(1)
+}
+
 // clientReply is CLIENT REPLY ON|OFF|SKIP. OFF and SKIP are not answered themselves.
 func (c *conn) clientReply(args [][]byte) reply.Value {
 	switch {

@@ -433,6 +433,8 @@ func (c *conn) runConn(spec *command.Spec, args [][]byte) reply.Value {
 		return c.clientKill(args)
 	case "client|no-evict":
 		return c.clientNoEvict(args)
+	case "client|unblock":
+		return c.clientUnblock(args)
 	case "client|reply":
 		return c.clientReply(args)
 	case "client|help":

@@ -30,6 +30,13 @@ type Backend interface {
 	Exec(ctx context.Context, calls []Call, out []reply.Value)
 }
 
+// Unblocker is implemented by a Backend that parks clients in blocking commands: CLIENT
+// UNBLOCK asks it to end client id's wait, with an error reply (withError) or as a timeout,
+// and reports whether that client was blocked. It is called from another client's goroutine.
+type Unblocker interface {
+	Unblock(clientID uint64, withError bool) bool
+}
+
 // Observer receives connection and command metrics. Implemented by internal/metrics; its
 // methods are called from every connection goroutine concurrently.
 type Observer interface {
