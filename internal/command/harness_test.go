@@ -61,7 +61,12 @@ func (h *harness) do(args ...string) reply.Value {
 	case KindKeyRead:
 		tx := keyspace.NewReadTxn(h.db, h.now, h.counts)
 		defer tx.Close()
-		return spec.Run(tx, bargs)
+		// A streamed reply is read whole here, as a connection would send it.
+		v, err := reply.Materialize(spec.Run(tx, bargs))
+		if err != nil {
+			h.t.Fatalf("%q: %v", args, err)
+		}
+		return v
 	case KindKeyWrite:
 		b := h.db.NewIndexedBatch()
 		tx := keyspace.NewWriteTxn(b, h.now, h.index, h.counts)

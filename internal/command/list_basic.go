@@ -205,12 +205,19 @@ func listLrangeCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	if from >= to {
 		return reply.Array()
 	}
+	h := listHead(c)
+	span := keyspace.SubIterOptions{From: listPos(h + from), To: listPos(h + to)}
+	if v, ok := streamSubs(tx, c, span, to-from, listStreamElem); ok {
+		return v
+	}
 	vals, err := listRead(tx, c, from, to)
 	if err != nil {
 		return reply.ErrInternal
 	}
 	return reply.BulkArray(vals)
 }
+
+func listStreamElem(_, value []byte) reply.Value { return reply.Bulk(value) }
 
 // listLtrimCmd deletes the trimmed ends one sub-key at a time: trimming M elements writes M
 // deletions into one raft entry. A trim to empty drops the whole list through SaveCollection

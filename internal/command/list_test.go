@@ -3,6 +3,9 @@ package command
 import (
 	"strconv"
 	"testing"
+
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
 )
 
 // TestListCommands checks replies and error texts against what redis-server 7.0.15 answers
@@ -64,4 +67,51 @@ func TestListEndsOfBigList(t *testing.T) {
 	h.expect(":10001", "LPUSH", "big", "head")
 	h.expect(`"head"`, "LINDEX", "big", "0")
 	h.expect(`"x"`, "LINDEX", "big", "-2")
+}
+
+// A range of streamMin elements or more is streamed from a snapshot: the reply still holds
+// every element in order, and a write after the command returned is not in it.
+func TestListLrangeStreamsBigRanges(t *testing.T) {
+	h := newHarness(t)
+	const n = streamMin + 500
+	args := []string{"RPUSH", "big"}
+	for i := range n {
+		args = append(args, strconv.Itoa(i))
+	}
+	h.do(args...)
+	for _, r := range [][2]int{{0, n - 1}, {3, n - 2}, {100, 100 + streamMin - 1}} {
+		v := h.do("LRANGE", "big", strconv.Itoa(r[0]), strconv.Itoa(r[1]))
+		if len(v.Elems) != r[1]-r[0]+1 {
+			t.Fatalf("LRANGE %d %d: %d elements, want %d", r[0], r[1], len(v.Elems), r[1]-r[0]+1)
+		}
+		for i, e := range v.Elems {
+			if want := strconv.Itoa(r[0] + i); string(e.Str) != want {
+				t.Fatalf("LRANGE %d %d: element %d = %q, want %q", r[0], r[1], i, e.Str, want)
+			}
+		}
+	}
+}
+
+func TestListStreamedRangeReadsItsSnapshot(t *testing.T) {
+	h := newHarness(t)
+	args := []string{"RPUSH", "big"}
+	for i := range streamMin {
+		args = append(args, strconv.Itoa(i))
+	}
+	h.do(args...)
+	tx := keyspace.NewReadTxn(h.db, h.now, h.counts)
+	v := listLrangeCmd(tx, [][]byte{[]byte("LRANGE"), []byte("big"), []byte("0"), []byte("-1")})
+	tx.Close()
+	if v.Kind != reply.KindStream {
+		t.Fatalf("LRANGE of %d elements replied %s, want a stream", streamMin, v)
+	}
+	h.do("LSET", "big", "0", "changed")
+	h.do("DEL", "big")
+	m, err := reply.Materialize(v)
+	if err != nil {
+		t.Fatalf("reading the stream after the list was deleted: %v", err)
+	}
+	if len(m.Elems) != streamMin || string(m.Elems[0].Str) != "0" {
+		t.Fatalf("stream saw later writes: %d elements, first %q", len(m.Elems), m.Elems[0].Str)
+	}
 }

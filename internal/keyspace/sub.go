@@ -104,7 +104,8 @@ type SubIterOptions struct {
 // collection while iterating it; collect first, then write.
 type SubIter struct {
 	it     *pebble.Iterator
-	prefix []byte // s|slot|version
+	prefix []byte           // s|slot|version
+	snap   *pebble.Snapshot // owned by a detached iterator (DetachSubs); nil otherwise
 }
 
 // IterSubs opens an iterator over c's sub-keys within opts.
@@ -154,8 +155,17 @@ func (s *SubIter) Sub() []byte { return s.it.Key()[len(s.prefix):] }
 // Value returns the current value.
 func (s *SubIter) Value() []byte { return s.it.Value() }
 
-// Close releases the iterator.
-func (s *SubIter) Close() error { return s.it.Close() }
+// Close releases the iterator, and the snapshot of a detached one.
+func (s *SubIter) Close() error {
+	err := s.it.Close()
+	if s.snap != nil {
+		if serr := s.snap.Close(); err == nil {
+			err = serr
+		}
+		s.snap = nil
+	}
+	return err
+}
 
 // reader returns what c's sub-keys are read from: a read Txn that found c on the live DB
 // pinned a snapshot in LookupCollection, so metadata and sub-keys agree.

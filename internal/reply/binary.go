@@ -12,6 +12,14 @@ const maxDepth = 64
 // AppendBinary appends a compact, lossless encoding of v (used to carry replies between nodes;
 // unlike RESP it keeps every Kind, whatever protocol the client speaks).
 func AppendBinary(b []byte, v Value) []byte {
+	if v.Kind == KindStream {
+		// Forwarded replies travel whole: the stream ends here, on the node that read it.
+		m, err := Materialize(v)
+		if err != nil {
+			m = ErrInternal
+		}
+		v = m
+	}
 	b = append(b, byte(v.Kind))
 	switch v.Kind {
 	case KindSimple, KindError, KindBulk, KindVerbatim:

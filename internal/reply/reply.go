@@ -7,6 +7,7 @@
 package reply
 
 import (
+	"fmt"
 	"strconv"
 )
 
@@ -48,6 +49,8 @@ const (
 	// ZRANGE ... WITHSCORES, ZRANDMEMBER ... WITHSCORES or HRANDFIELD ... WITHVALUES: an
 	// array of two-element arrays in RESP3, one flat array in RESP2.
 	KindPairs
+	// KindStream is an array whose elements Src produces while it is sent (stream.go).
+	KindStream
 )
 
 // Value is one reply.
@@ -57,6 +60,8 @@ type Value struct {
 	Int   int64
 	Float float64
 	Elems []Value
+	// Src produces the elements of a KindStream value.
+	Src Stream
 }
 
 // OK is the +OK status.
@@ -145,6 +150,8 @@ func (v Value) String() string {
 		return "(nil)"
 	case KindBlocked:
 		return "(blocked)"
+	case KindStream:
+		return fmt.Sprintf("(stream of %d)", v.Src.Len())
 	case KindDouble:
 		return FormatDouble(v.Float)
 	default:

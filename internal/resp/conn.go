@@ -361,10 +361,17 @@ func (c *conn) runSegment() {
 	for i := range c.slots {
 		s := &c.slots[i]
 		if s.suppress {
+			if s.call >= 0 {
+				reply.Discard(out[s.call])
+			}
 			continue
 		}
 		if s.call >= 0 {
-			c.enc = appendReply(c.enc, out[s.call], proto)
+			if v := out[s.call]; v.Kind == reply.KindStream {
+				c.sendStream(v, proto)
+			} else {
+				c.enc = appendReply(c.enc, v, proto)
+			}
 			out[s.call] = reply.Value{}
 		} else {
 			c.enc = appendReply(c.enc, s.v, proto)
@@ -376,6 +383,36 @@ func (c *conn) runSegment() {
 	clear(c.calls)
 	clear(out)
 	c.slots, c.calls = c.slots[:0], c.calls[:0]
+}
+
+// sendStream encodes a streamed array element by element, writing every flushChunk, so a
+// reply of millions of elements never sits whole in memory (the output's limit applies
+// back-pressure when the client reads slowly). A source that fails part way has already had
+// its array header sent: the connection is closed after what was written, since no reply
+// can complete the array honestly.
+func (c *conn) sendStream(v reply.Value, proto int) {
+	defer v.Src.Close()
+	if c.closing {
+		return
+	}
+	c.enc = appendInt(c.enc, '*', int64(v.Src.Len()))
+	for sent := 0; ; sent++ {
+		e, ok, err := v.Src.Next()
+		if err != nil || ok && sent == v.Src.Len() || !ok && sent < v.Src.Len() {
+			c.srv.log.Error("streamed reply failed; closing the connection", "id", c.id,
+				"addr", c.addr, "sent", sent, "len", v.Src.Len(), "err", err)
+			c.closing = true
+			return
+		}
+		if !ok {
+			return
+		}
+		c.enc = appendReply(c.enc, e, proto)
+		c.flushIfBig()
+		if c.closing {
+			return // the client is gone
+		}
+	}
 }
 
 // flushIfBig writes the replies encoded so far once they reach flushChunk. A failed write

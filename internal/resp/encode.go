@@ -47,6 +47,14 @@ func appendReply(b []byte, v reply.Value, proto int) []byte {
 		return appendMap(b, v.Elems, proto)
 	case reply.KindPairs:
 		return appendPairs(b, v.Elems, proto)
+	case reply.KindStream:
+		// Only the connection streams a reply as it sends it (conn.sendStream); here, nested
+		// or encoded for a test, the whole array is encoded at once.
+		m, err := reply.Materialize(v)
+		if err != nil {
+			m = reply.ErrInternal
+		}
+		return appendReply(b, m, proto)
 	case reply.KindDouble:
 		if proto >= 3 {
 			b = append(b, ',')

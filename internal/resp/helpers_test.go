@@ -38,7 +38,30 @@ type fakeBackend struct {
 	execs    atomic.Int64
 	sleeping chan struct{} // receives when an fsleep starts
 	onExec   func(ctx context.Context)
+	// streamsClosed counts the fstream replies whose source was closed.
+	streamsClosed atomic.Int64
 }
+
+// fakeStream yields n bulk strings "e0", "e1", ... and fails at element failAt (-1: never).
+type fakeStream struct {
+	n, failAt, next int
+	closed          *atomic.Int64
+}
+
+func (s *fakeStream) Len() int { return s.n }
+
+func (s *fakeStream) Next() (reply.Value, bool, error) {
+	if s.next == s.failAt {
+		return reply.Value{}, false, errors.New("fake stream failure")
+	}
+	if s.next == s.n {
+		return reply.Value{}, false, nil
+	}
+	s.next++
+	return reply.BulkString("e" + strconv.Itoa(s.next-1)), true, nil
+}
+
+func (s *fakeStream) Close() { s.closed.Add(1) }
 
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{data: map[string][]byte{}, sleeping: make(chan struct{}, 16)}
@@ -103,6 +126,10 @@ func (b *fakeBackend) run(ctx context.Context, c Call) reply.Value {
 		return reply.Bulk(bytes.Repeat([]byte("v"), n))
 	case "fpanic":
 		panic("fake backend bug")
+	case "fstream":
+		n, _ := strconv.Atoi(string(c.Args[1]))
+		failAt, _ := strconv.Atoi(string(c.Args[2]))
+		return reply.StreamArray(&fakeStream{n: n, failAt: failAt, closed: &b.streamsClosed})
 	case "fsleep":
 		b.mu.Unlock()
 		b.sleeping <- struct{}{}
@@ -169,6 +196,7 @@ func testTable() *command.Table {
 	add("fbig", 2, command.KindServer)
 	add("fsleep", 1, command.KindServer)
 	add("fpanic", 1, command.KindServer)
+	add("fstream", 3, command.KindKeyRead)
 	return t
 }
 

@@ -1,0 +1,67 @@
+package command
+
+// Streamed replies: a read whose reply would hold at least streamMin elements (LRANGE 0 -1 of
+// a list of millions) returns a reply.Stream over a detached sub-key iterator instead of the
+// whole array. The command returns at once with the snapshot it read the metadata from; the
+// connection then reads and sends the elements in chunks, so the reply never sits whole in
+// memory and the read holds nothing but its snapshot (the shard's goroutine is never involved
+// in a read). Where the Txn cannot hand its snapshot on (a write, a multi-key read on a
+// shared snapshot), the reply is built whole as before.
+
+import (
+	"bytes"
+
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
+)
+
+// streamMin is the element count from which a reply is streamed.
+const streamMin = 4096
+
+// subStream yields one element per sub-key of a detached iterator, n in all.
+type subStream struct {
+	it      *keyspace.SubIter
+	n, sent int
+	started bool
+	elem    func(sub, value []byte) reply.Value // gets copies it may keep
+}
+
+func (s *subStream) Len() int { return s.n }
+
+func (s *subStream) Next() (reply.Value, bool, error) {
+	if s.sent == s.n {
+		return reply.Value{}, false, nil
+	}
+	var ok bool
+	if s.started {
+		ok = s.it.Next()
+	} else {
+		ok, s.started = s.it.First(), true
+	}
+	if !ok {
+		// Fewer sub-keys than the metadata counts: the collection is corrupt, or the
+		// iterator failed.
+		return reply.Value{}, false, keyspace.ErrCorrupt
+	}
+	s.sent++
+	return s.elem(bytes.Clone(s.it.Sub()), bytes.Clone(s.it.Value())), true, nil
+}
+
+func (s *subStream) Close() { _ = s.it.Close() }
+
+// streamSubs returns a streamed reply of n elements, one per sub-key of c within opts, or
+// ok false when the reply must be built whole (see the file comment, and n < streamMin).
+func streamSubs(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOptions, n int64,
+	elem func(sub, value []byte) reply.Value) (v reply.Value, ok bool) {
+	if n < streamMin {
+		return reply.Value{}, false
+	}
+	it, ok, err := tx.DetachSubs(c, opts)
+	if err != nil {
+		return reply.ErrInternal, true
+	}
+	if !ok {
+		return reply.Value{}, false
+	}
+	return reply.StreamArray(&subStream{it: it, n: int(n), elem: elem}), true
+}
