@@ -238,6 +238,7 @@ var families = []func(*Table){
 	registerCluster,
 	registerLists,
 	registerZsets,
+	registerHashes,
 }
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).

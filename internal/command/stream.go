@@ -18,18 +18,25 @@ import (
 // streamMin is the element count from which a reply is streamed.
 const streamMin = 4096
 
-// subStream yields one element per sub-key of a detached iterator, n in all.
+// subStream yields per elements for each of entries sub-keys of a detached iterator.
 type subStream struct {
-	it      *keyspace.SubIter
-	n, sent int
-	started bool
-	elem    func(sub, value []byte) reply.Value // gets copies it may keep
+	it            *keyspace.SubIter
+	entries, sent int
+	per           int
+	started       bool
+	elem          func(sub, value []byte) []reply.Value // gets copies it may keep
+	queue         []reply.Value                         // elements of the current entry not yet returned
 }
 
-func (s *subStream) Len() int { return s.n }
+func (s *subStream) Len() int { return s.entries * s.per }
 
 func (s *subStream) Next() (reply.Value, bool, error) {
-	if s.sent == s.n {
+	if len(s.queue) > 0 {
+		v := s.queue[0]
+		s.queue = s.queue[1:]
+		return v, true, nil
+	}
+	if s.sent == s.entries {
 		return reply.Value{}, false, nil
 	}
 	var ok bool
@@ -44,16 +51,30 @@ func (s *subStream) Next() (reply.Value, bool, error) {
 		return reply.Value{}, false, keyspace.ErrCorrupt
 	}
 	s.sent++
-	return s.elem(bytes.Clone(s.it.Sub()), bytes.Clone(s.it.Value())), true, nil
+	vals := s.elem(bytes.Clone(s.it.Sub()), bytes.Clone(s.it.Value()))
+	if len(vals) != s.per {
+		return reply.Value{}, false, keyspace.ErrCorrupt
+	}
+	s.queue = vals[1:]
+	return vals[0], true, nil
 }
 
 func (s *subStream) Close() { _ = s.it.Close() }
 
-// streamSubs returns a streamed reply of n elements, one per sub-key of c within opts, or
+// streamSubs returns a streamed array of n elements, one per sub-key of c within opts, or
 // ok false when the reply must be built whole (see the file comment, and n < streamMin).
 func streamSubs(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOptions, n int64,
 	elem func(sub, value []byte) reply.Value) (v reply.Value, ok bool) {
-	if n < streamMin {
+	return streamSubsKind(tx, c, opts, n, 1, reply.KindArray, func(sub, value []byte) []reply.Value {
+		return []reply.Value{elem(sub, value)}
+	})
+}
+
+// streamSubsKind is streamSubs for replies of per elements per sub-key (a map's field and
+// value) and of another kind (KindMap, KindSet).
+func streamSubsKind(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOptions, entries, per int64,
+	kind reply.Kind, elem func(sub, value []byte) []reply.Value) (v reply.Value, ok bool) {
+	if entries*per < streamMin {
 		return reply.Value{}, false
 	}
 	it, ok, err := tx.DetachSubs(c, opts)
@@ -63,5 +84,5 @@ func streamSubs(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOptions
 	if !ok {
 		return reply.Value{}, false
 	}
-	return reply.StreamArray(&subStream{it: it, n: int(n), elem: elem}), true
+	return reply.StreamOf(kind, &subStream{it: it, entries: int(entries), per: int(per), elem: elem}), true
 }

@@ -20,7 +20,14 @@ type Stream interface {
 }
 
 // StreamArray returns an array reply whose elements s produces.
-func StreamArray(s Stream) Value { return Value{Kind: KindStream, Src: s} }
+func StreamArray(s Stream) Value { return StreamOf(KindArray, s) }
+
+// StreamOf returns a reply of kind (KindArray, KindMap with flattened pairs, or KindSet)
+// whose elements s produces; the kind is kept in Int.
+func StreamOf(kind Kind, s Stream) Value { return Value{Kind: KindStream, Src: s, Int: int64(kind)} }
+
+// StreamKind is the kind of reply a KindStream value stands for.
+func (v Value) StreamKind() Kind { return Kind(v.Int) }
 
 // Materialize turns a KindStream value into the array it streams and closes the stream;
 // other values are returned as they are. It is for consumers that need the whole reply at
@@ -44,7 +51,7 @@ func Materialize(v Value) (Value, error) {
 	if len(elems) != v.Src.Len() {
 		return Value{}, fmt.Errorf("stream reply: %d elements, announced %d", len(elems), v.Src.Len())
 	}
-	return Array(elems...), nil
+	return Value{Kind: v.StreamKind(), Elems: elems}, nil
 }
 
 // Discard closes v's stream, if it is one, without reading it.

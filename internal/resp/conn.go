@@ -395,7 +395,15 @@ func (c *conn) sendStream(v reply.Value, proto int) {
 	if c.closing {
 		return
 	}
-	c.enc = appendInt(c.enc, '*', int64(v.Src.Len()))
+	n := int64(v.Src.Len())
+	switch {
+	case v.StreamKind() == reply.KindMap && proto >= 3:
+		c.enc = appendInt(c.enc, '%', n/2)
+	case v.StreamKind() == reply.KindSet && proto >= 3:
+		c.enc = appendInt(c.enc, '~', n)
+	default:
+		c.enc = appendInt(c.enc, '*', n)
+	}
 	for sent := 0; ; sent++ {
 		e, ok, err := v.Src.Next()
 		if err != nil || ok && sent == v.Src.Len() || !ok && sent < v.Src.Len() {

@@ -1,0 +1,177 @@
+package command
+
+// HRANDFIELD key [count [WITHVALUES]].
+//
+// Choices come from tx.Rand(). A compact hash (at most 128 fields) is read whole and picked
+// from uniformly, as Redis does. A big hash has no positional index, so a pick there seeks to
+// a random 8-byte point of the field space and takes the field at or after it (wrapping to
+// the first): O(log N) per pick instead of a walk, at the price of uniformity — a field that
+// follows a wide gap in the byte order is picked more often. Distinct picks (positive count)
+// on a big hash seek until they have count distinct fields, and finish with a walk from a
+// random point if seeks keep colliding.
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
+)
+
+var hashErrRandRange = reply.Err("ERR value is out of range")
+
+// hashRandCountErr is getRangeLongFromObjectOrReply's text for [-LONG_MAX, LONG_MAX].
+var hashRandCountErr = reply.Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+
+func hashRandfieldCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
+	if len(args) == 2 {
+		c, rv, ok := hashLookup(tx, args[1])
+		if !ok || c == nil {
+			if !ok {
+				return rv
+			}
+			return reply.Null
+		}
+		picks, err := hashPick(tx, c, 1, true)
+		if err != nil || len(picks) != 1 {
+			return reply.ErrInternal
+		}
+		return reply.Bulk(picks[0][0])
+	}
+	n, ok := strParseInt(args[2])
+	if !ok {
+		return reply.ErrNotInteger
+	}
+	if n == math.MinInt64 {
+		return hashRandCountErr
+	}
+	withValues := false
+	if len(args) > 4 || len(args) == 4 && !strEqFold(args[3], "withvalues") {
+		return reply.ErrSyntax
+	}
+	if len(args) == 4 {
+		withValues = true
+		if n < -math.MaxInt64/2 || n > math.MaxInt64/2 {
+			return hashErrRandRange
+		}
+	}
+	c, rv, ok := hashLookup(tx, args[1])
+	if !ok {
+		return rv
+	}
+	if c == nil || n == 0 {
+		return reply.Array()
+	}
+	var picks [][2][]byte
+	var err error
+	switch {
+	case n < 0:
+		picks, err = hashPick(tx, c, -n, true)
+	case n >= c.Meta.Size:
+		picks, err = hashAll(tx, c)
+	default:
+		picks, err = hashPick(tx, c, n, false)
+	}
+	if err != nil {
+		return reply.ErrInternal
+	}
+	out := make([]reply.Value, 0, len(picks)*2)
+	for _, p := range picks {
+		out = append(out, reply.Bulk(p[0]))
+		if withValues {
+			out = append(out, reply.Bulk(p[1]))
+		}
+	}
+	if withValues {
+		return reply.Pairs(out...)
+	}
+	return reply.Array(out...)
+}
+
+// hashAll returns every field and value of c.
+func hashAll(tx *keyspace.Txn, c *keyspace.Coll) ([][2][]byte, error) {
+	it, err := tx.IterSubs(c, keyspace.SubIterOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := make([][2][]byte, 0, c.Meta.Size)
+	for ok := it.First(); ok; ok = it.Next() {
+		out = append(out, [2][]byte{cloneBytes(it.Sub()), cloneBytes(it.Value())})
+	}
+	if int64(len(out)) != c.Meta.Size {
+		return nil, keyspace.ErrCorrupt
+	}
+	return out, nil
+}
+
+// hashPick returns n random fields of c (n < Size when distinct), in random order.
+func hashPick(tx *keyspace.Txn, c *keyspace.Coll, n int64, repeat bool) ([][2][]byte, error) {
+	r := tx.Rand()
+	if c.Meta.Enc != keyspace.EncBig {
+		all, err := hashAll(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		if !repeat {
+			r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+			return all[:n], nil
+		}
+		out := make([][2][]byte, n)
+		for i := range out {
+			out[i] = all[r.IntN(len(all))]
+		}
+		return out, nil
+	}
+	it, err := tx.IterSubs(c, keyspace.SubIterOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	seek := func() ([2][]byte, error) {
+		at := binary.BigEndian.AppendUint64(nil, r.Uint64())
+		if !it.SeekGE(at) && !it.First() {
+			return [2][]byte{}, keyspace.ErrCorrupt
+		}
+		return [2][]byte{cloneBytes(it.Sub()), cloneBytes(it.Value())}, nil
+	}
+	out := make([][2][]byte, 0, n)
+	if repeat {
+		for range n {
+			p, err := seek()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	seen := make(map[string]bool, n)
+	for tries := int64(0); int64(len(out)) < n && tries < 3*n+16; tries++ {
+		p, err := seek()
+		if err != nil {
+			return nil, err
+		}
+		if !seen[string(p[0])] {
+			seen[string(p[0])] = true
+			out = append(out, p)
+		}
+	}
+	// Seeks kept landing on fields already taken: walk on from where the last one landed.
+	for ok := it.Valid(); int64(len(out)) < n; ok = it.Next() {
+		if !ok && !it.First() {
+			return nil, keyspace.ErrCorrupt
+		}
+		if f := it.Sub(); !seen[string(f)] {
+			seen[string(f)] = true
+			out = append(out, [2][]byte{cloneBytes(f), cloneBytes(it.Value())})
+		}
+	}
+	shuffle(r, out)
+	return out, nil
+}
+
+func shuffle(r *rand.Rand, s [][2][]byte) {
+	r.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+}
