@@ -33,7 +33,7 @@ func hashRandfieldCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 			}
 			return reply.Null
 		}
-		picks, err := hashPick(tx, c, 1, true)
+		picks, err := collPick(tx, c, 1, true)
 		if err != nil || len(picks) != 1 {
 			return reply.ErrInternal
 		}
@@ -67,11 +67,11 @@ func hashRandfieldCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	var err error
 	switch {
 	case n < 0:
-		picks, err = hashPick(tx, c, -n, true)
+		picks, err = collPick(tx, c, -n, true)
 	case n >= c.Meta.Size:
-		picks, err = hashAll(tx, c)
+		picks, err = collAll(tx, c)
 	default:
-		picks, err = hashPick(tx, c, n, false)
+		picks, err = collPick(tx, c, n, false)
 	}
 	if err != nil {
 		return reply.ErrInternal
@@ -89,8 +89,8 @@ func hashRandfieldCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	return reply.Array(out...)
 }
 
-// hashAll returns every field and value of c.
-func hashAll(tx *keyspace.Txn, c *keyspace.Coll) ([][2][]byte, error) {
+// collAll returns every sub-key and value of c (a hash's fields, a set's members).
+func collAll(tx *keyspace.Txn, c *keyspace.Coll) ([][2][]byte, error) {
 	it, err := tx.IterSubs(c, keyspace.SubIterOptions{})
 	if err != nil {
 		return nil, err
@@ -106,11 +106,11 @@ func hashAll(tx *keyspace.Txn, c *keyspace.Coll) ([][2][]byte, error) {
 	return out, nil
 }
 
-// hashPick returns n random fields of c (n < Size when distinct), in random order.
-func hashPick(tx *keyspace.Txn, c *keyspace.Coll, n int64, repeat bool) ([][2][]byte, error) {
+// collPick returns n random sub-keys of c with their values (n < Size when distinct), in random order.
+func collPick(tx *keyspace.Txn, c *keyspace.Coll, n int64, repeat bool) ([][2][]byte, error) {
 	r := tx.Rand()
 	if c.Meta.Enc != keyspace.EncBig {
-		all, err := hashAll(tx, c)
+		all, err := collAll(tx, c)
 		if err != nil {
 			return nil, err
 		}

@@ -239,6 +239,7 @@ var families = []func(*Table){
 	registerLists,
 	registerZsets,
 	registerHashes,
+	registerSets,
 }
 
 // Add registers a command; it panics on a duplicate (a table bug found at start).

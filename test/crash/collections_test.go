@@ -229,4 +229,4 @@ func firstDifference(got, want []string) string {
 }
 
 // collectionKinds are the types the crash test writes.
-var collectionKinds = []string{"list", "zset", "hash"}
+var collectionKinds = []string{"list", "zset", "hash", "set"}

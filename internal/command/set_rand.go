@@ -1,0 +1,149 @@
+package command
+
+// SPOP, SRANDMEMBER and SSCAN. Random choices use collPick (hash_rand.go): uniform on compact
+// sets, seek-based on big ones. SPOP runs in Apply, where tx.Rand() is seeded from the raft
+// entry (see set.go on why that replaces replicating the choice).
+
+import (
+	"math"
+
+	"ferricd/internal/keyspace"
+	"ferricd/internal/reply"
+)
+
+var setErrPositive = reply.Err("ERR value is out of range, must be positive")
+
+func setPopCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
+	if len(args) > 3 {
+		return reply.ErrSyntax
+	}
+	count := int64(-1) // no count given
+	if len(args) == 3 {
+		n, ok := strParseInt(args[2])
+		if !ok || n < 0 {
+			return setErrPositive
+		}
+		count = n
+	}
+	c, rv, ok := setLookup(tx, args[1])
+	if !ok {
+		return rv
+	}
+	if c == nil || count == 0 {
+		if count < 0 {
+			return reply.Null
+		}
+		return reply.Set()
+	}
+	var popped [][]byte
+	if count >= c.Meta.Size {
+		ms, err := setMembers(tx, c)
+		if err != nil {
+			return reply.ErrInternal
+		}
+		if _, err := tx.Delete(args[1]); err != nil {
+			return reply.ErrInternal
+		}
+		return reply.Set(setBulks(ms)...)
+	}
+	picks, err := collPick(tx, c, max(count, 1), false)
+	if err != nil {
+		return reply.ErrInternal
+	}
+	for _, p := range picks {
+		if _, err := setRemove(tx, c, p[0]); err != nil {
+			return reply.ErrInternal
+		}
+		popped = append(popped, p[0])
+	}
+	if rv, ok := setSave(tx, c); !ok {
+		return rv
+	}
+	if count < 0 {
+		return reply.Bulk(popped[0])
+	}
+	return reply.Set(setBulks(popped)...)
+}
+
+func setRandMemberCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
+	if len(args) > 3 {
+		return reply.ErrSyntax
+	}
+	if len(args) == 2 {
+		c, rv, ok := setLookup(tx, args[1])
+		if !ok || c == nil {
+			if !ok {
+				return rv
+			}
+			return reply.Null
+		}
+		picks, err := collPick(tx, c, 1, true)
+		if err != nil || len(picks) != 1 {
+			return reply.ErrInternal
+		}
+		return reply.Bulk(picks[0][0])
+	}
+	n, ok := strParseInt(args[2])
+	if !ok {
+		return reply.ErrNotInteger
+	}
+	if n == math.MinInt64 {
+		return hashRandCountErr
+	}
+	c, rv, ok := setLookup(tx, args[1])
+	if !ok {
+		return rv
+	}
+	if c == nil || n == 0 {
+		return reply.Array()
+	}
+	var ms [][]byte
+	switch {
+	case n >= c.Meta.Size:
+		all, err := setMembers(tx, c)
+		if err != nil {
+			return reply.ErrInternal
+		}
+		return reply.Array(setBulks(all)...)
+	default:
+		picks, err := collPick(tx, c, max(n, -n), n < 0)
+		if err != nil {
+			return reply.ErrInternal
+		}
+		for _, p := range picks {
+			ms = append(ms, p[0])
+		}
+	}
+	return reply.Array(setBulks(ms)...)
+}
+
+// setScanCmd is SSCAN key cursor [MATCH pattern] [COUNT count]; a compact set (intset) is
+// returned whole, in numeric order, with cursor 0.
+func setScanCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
+	cursor, ok := genParseCursor(args[2])
+	if !ok {
+		return genErrInvalidCursor
+	}
+	c, rv, ok := setLookup(tx, args[1])
+	if !ok {
+		return rv
+	}
+	if c == nil {
+		return emptyScan
+	}
+	o, rv, ok := parseScanOpts(args[3:])
+	if !ok {
+		return rv
+	}
+	var ms [][]byte
+	next, err := collScan(tx, c, cursor, o, nil, nil, 0, func(sub, _ []byte) {
+		ms = append(ms, sub)
+	})
+	if err != nil {
+		return reply.ErrInternal
+	}
+	if c.Meta.Enc != keyspace.EncBig {
+		setSortInts(ms)
+	}
+	return scanReply(next, setBulks(ms))
+}
