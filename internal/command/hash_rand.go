@@ -67,6 +67,13 @@ func hashRandfieldCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	var err error
 	switch {
 	case n < 0:
+		kind := reply.KindArray
+		if withValues {
+			kind = reply.KindPairs
+		}
+		if v, ok := streamRandPicks(tx, c, -n, withValues, kind); ok {
+			return v
+		}
 		picks, err = collPick(tx, c, -n, true)
 	case n >= c.Meta.Size:
 		picks, err = collAll(tx, c)

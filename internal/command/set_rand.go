@@ -106,6 +106,11 @@ func setRandMemberCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 		}
 		return reply.Array(setBulks(all)...)
 	default:
+		if n < 0 {
+			if v, ok := streamRandPicks(tx, c, -n, false, reply.KindArray); ok {
+				return v
+			}
+		}
 		picks, err := collPick(tx, c, max(n, -n), n < 0)
 		if err != nil {
 			return reply.ErrInternal

@@ -145,3 +145,22 @@ func TestSetPopAndRandmemberOnBigSet(t *testing.T) {
 		t.Fatalf("SRANDMEMBER -5000 returned %d members", len(v.Elems))
 	}
 }
+
+// A huge negative count is streamed: the reply is drawn as it is sent.
+func TestSetRandmemberHugeNegativeCountStreams(t *testing.T) {
+	h := newHarness(t)
+	h.do("SADD", "s", "a", "b", "c")
+	v := h.do("SRANDMEMBER", "s", "-10000")
+	if len(v.Elems) != 10000 {
+		t.Fatalf("SRANDMEMBER -10000 returned %d members", len(v.Elems))
+	}
+	for _, e := range v.Elems {
+		if s := string(e.Str); s != "a" && s != "b" && s != "c" {
+			t.Fatalf("SRANDMEMBER returned %q, not a member", s)
+		}
+	}
+	h.do("HSET", "h", "f", "v")
+	if v := h.do("HRANDFIELD", "h", "-5000", "WITHVALUES"); len(v.Elems) != 10000 || string(v.Elems[1].Str) != "v" {
+		t.Fatalf("HRANDFIELD -5000 WITHVALUES: %d elements", len(v.Elems))
+	}
+}

@@ -10,6 +10,8 @@ package command
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math"
 
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
@@ -85,4 +87,89 @@ func streamSubsKind(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOpt
 		return reply.Value{}, false
 	}
 	return reply.StreamOf(kind, &subStream{it: it, entries: int(entries), per: int(per), elem: elem}), true
+}
+
+// randStream yields n random picks with repetition (HRANDFIELD/SRANDMEMBER with a negative
+// count), drawn as they are sent, so a count of millions costs no memory.
+type randStream struct {
+	n, sent int
+	pick    func() ([]reply.Value, error) // one pick: the member, or field and value
+	queue   []reply.Value
+	per     int
+	close   func()
+}
+
+func (s *randStream) Len() int { return s.n * s.per }
+
+func (s *randStream) Next() (reply.Value, bool, error) {
+	if len(s.queue) > 0 {
+		v := s.queue[0]
+		s.queue = s.queue[1:]
+		return v, true, nil
+	}
+	if s.sent == s.n {
+		return reply.Value{}, false, nil
+	}
+	vals, err := s.pick()
+	if err != nil {
+		return reply.Value{}, false, err
+	}
+	if len(vals) != s.per {
+		return reply.Value{}, false, keyspace.ErrCorrupt
+	}
+	s.sent++
+	s.queue = vals[1:]
+	return vals[0], true, nil
+}
+
+func (s *randStream) Close() {
+	if s.close != nil {
+		s.close()
+	}
+}
+
+// streamRandPicks returns a stream of n random sub-keys of c with repetition (values too
+// when withValues), or ok false when the reply should be built whole (n < streamMin, or the
+// Txn cannot hand its snapshot on).
+func streamRandPicks(tx *keyspace.Txn, c *keyspace.Coll, n int64, withValues bool, kind reply.Kind) (reply.Value, bool) {
+	per := int64(1)
+	if withValues {
+		per = 2
+	}
+	if n*per < streamMin || n > math.MaxInt64/4 {
+		return reply.Value{}, false
+	}
+	r := tx.Rand()
+	render := func(sub, value []byte) []reply.Value {
+		if withValues {
+			return []reply.Value{reply.Bulk(sub), reply.Bulk(value)}
+		}
+		return []reply.Value{reply.Bulk(sub)}
+	}
+	if c.Meta.Enc != keyspace.EncBig {
+		all, err := collAll(tx, c)
+		if err != nil {
+			return reply.ErrInternal, true
+		}
+		s := &randStream{n: int(n), per: int(per), pick: func() ([]reply.Value, error) {
+			p := all[r.IntN(len(all))]
+			return render(p[0], p[1]), nil
+		}}
+		return reply.StreamOf(kind, s), true
+	}
+	it, ok, err := tx.DetachSubs(c, keyspace.SubIterOptions{})
+	if err != nil {
+		return reply.ErrInternal, true
+	}
+	if !ok {
+		return reply.Value{}, false
+	}
+	s := &randStream{n: int(n), per: int(per), close: func() { _ = it.Close() }, pick: func() ([]reply.Value, error) {
+		at := binary.BigEndian.AppendUint64(nil, r.Uint64())
+		if !it.SeekGE(at) && !it.First() {
+			return nil, keyspace.ErrCorrupt
+		}
+		return render(bytes.Clone(it.Sub()), bytes.Clone(it.Value())), nil
+	}}
+	return reply.StreamOf(kind, s), true
 }

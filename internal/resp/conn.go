@@ -401,6 +401,8 @@ func (c *conn) sendStream(v reply.Value, proto int) {
 		c.enc = appendInt(c.enc, '%', n/2)
 	case v.StreamKind() == reply.KindSet && proto >= 3:
 		c.enc = appendInt(c.enc, '~', n)
+	case v.StreamKind() == reply.KindPairs && proto >= 3:
+		c.enc = appendInt(c.enc, '*', n/2)
 	default:
 		c.enc = appendInt(c.enc, '*', n)
 	}
@@ -414,6 +416,9 @@ func (c *conn) sendStream(v reply.Value, proto int) {
 		}
 		if !ok {
 			return
+		}
+		if v.StreamKind() == reply.KindPairs && proto >= 3 && sent%2 == 0 {
+			c.enc = append(c.enc, "*2\r\n"...)
 		}
 		c.enc = appendReply(c.enc, e, proto)
 		c.flushIfBig()
