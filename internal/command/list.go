@@ -133,11 +133,14 @@ func listMpopKeys(at int) func(args [][]byte) [][]byte {
 		if !ok || n <= 0 {
 			return nil
 		}
-		// The keys are followed by at least LEFT|RIGHT: a numkeys reaching past that is
+		// The keys are followed by LEFT|RIGHT: a numkeys that does not land on it is
 		// malformed, and taking the direction or COUNT for a key would answer CROSSSLOT
 		// where Redis answers the syntax error Run gives.
 		if n > int64(len(args)-at-2) {
 			return nil
+		}
+		if _, ok := listParseSide(args[at+1+int(n)]); !ok {
+			return nil // Redis' syntax error, not a key list
 		}
 		return args[at+1 : at+1+int(n)]
 	}

@@ -93,11 +93,12 @@ func listBrpoplpushCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 }
 
 func listBlmpopCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
-	if rv, ok := listCheckTimeout(args[1]); !ok {
-		return rv
-	}
+	// Redis parses the timeout after everything else.
 	keys, left, count, rv, ok := listMpopArgs(args, 2)
 	if !ok {
+		return rv
+	}
+	if rv, ok := listCheckTimeout(args[1]); !ok {
 		return rv
 	}
 	rv = listMpop(tx, keys, left, count)

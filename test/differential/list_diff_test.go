@@ -22,7 +22,7 @@ func (g listGen) side() string { return g.pick("LEFT", "RIGHT", "left", "UP") }
 
 func (g listGen) command() []string {
 	k := g.key()
-	switch g.r.IntN(20) {
+	switch g.r.IntN(21) {
 	case 0, 1, 2:
 		args := []string{g.pick("LPUSH", "RPUSH"), k}
 		for range 1 + g.r.IntN(4) {
@@ -67,14 +67,28 @@ func (g listGen) command() []string {
 	case 15:
 		return []string{"RPOPLPUSH", g.tkey(), g.tkey()}
 	case 16:
-		// numkeys beyond the keys given is left out: ferricd's key extraction then takes
-		// later arguments for keys and may answer CROSSSLOT where Redis says syntax error.
-		args := []string{"LMPOP", g.pick("1", "2", "0"), g.tkey(), g.tkey(), g.side()}
+		args := []string{"LMPOP", g.pick("1", "2", "0", "3"), g.tkey(), g.tkey(), g.side()}
 		switch g.r.IntN(4) {
 		case 0:
 			args = append(args, "COUNT")
 		case 1:
 			args = append(args, "COUNT", g.pick("2", "0", "-1"))
+		}
+		return args
+	case 19:
+		// Blocking pops: served at once when a key has data, else a 10 ms wait for nothing
+		// (never 0: the test has no second client to wake them).
+		switch g.r.IntN(5) {
+		case 0, 1:
+			return []string{g.pick("BLPOP", "BRPOP"), g.tkey(), g.tkey(), g.pick("0.01", "0.01", "-1", "x")}
+		case 2:
+			return []string{"BLMOVE", g.tkey(), g.tkey(), g.side(), g.side(), g.pick("0.01", "-2")}
+		case 3:
+			return []string{"BRPOPLPUSH", g.tkey(), g.tkey(), "0.01"}
+		}
+		args := []string{"BLMPOP", g.pick("0.01", "x"), g.pick("1", "2", "3"), g.tkey(), g.tkey(), g.side()}
+		if g.r.IntN(2) == 0 {
+			args = append(args, "COUNT", g.pick("2", "0"))
 		}
 		return args
 	case 17:
