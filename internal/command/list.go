@@ -97,7 +97,7 @@ func registerLists(t *Table) {
 			Kind: KindKeyWrite, Run: listRpoplpushCmd},
 		{Name: "lmpop", Arity: -4, Flags: FlagWrite, Keys: listMpopKeys(1), ACLCategories: listACLWriteSlow,
 			Since: "7.0.0", Summary: "Pop elements from a list", Complexity: listComplexityMpop,
-			Kind: KindKeyWrite, Run: listLmpopCmd},
+			Kind: KindKeyWrite, Run: listLmpopCmd, Validate: listMpopValidate(1)},
 		{Name: "blpop", Arity: -3, Flags: FlagWrite | FlagNoScript | FlagBlocking, FirstKey: 1, LastKey: -2, Step: 1, ACLCategories: listACLBlocking,
 			Since: "2.0.0", Summary: "Remove and get the first element in a list, or block until one is available", Complexity: "O(N) where N is the number of provided keys.",
 			Kind: KindKeyWrite, Run: listBpopCmd(true), BlockTimeoutArg: -1},
@@ -112,7 +112,7 @@ func registerLists(t *Table) {
 			Kind: KindKeyWrite, Run: listBrpoplpushCmd, BlockTimeoutArg: -1},
 		{Name: "blmpop", Arity: -5, Flags: FlagWrite | FlagBlocking, Keys: listMpopKeys(2), ACLCategories: listACLBlocking,
 			Since: "7.0.0", Summary: "Pop elements from a list, or block until one is available", Complexity: listComplexityMpop,
-			Kind: KindKeyWrite, Run: listBlmpopCmd, BlockTimeoutArg: 1},
+			Kind: KindKeyWrite, Run: listBlmpopCmd, BlockTimeoutArg: 1, Validate: listMpopValidate(2)},
 	} {
 		s.Group = "list"
 		if s.FirstKey == 0 && s.Keys == nil {
@@ -133,16 +133,27 @@ func listMpopKeys(at int) func(args [][]byte) [][]byte {
 		if !ok || n <= 0 {
 			return nil
 		}
-		// The keys are followed by LEFT|RIGHT: a numkeys that does not land on it is
-		// malformed, and taking the direction or COUNT for a key would answer CROSSSLOT
-		// where Redis answers the syntax error Run gives.
+		// The keys are followed by at least LEFT|RIGHT: a numkeys reaching past that is
+		// malformed. (A numkeys that lands on COUNT is caught by listMpopValidate before
+		// the keys are routed, so it gets Redis' syntax error rather than CROSSSLOT.)
 		if n > int64(len(args)-at-2) {
 			return nil
 		}
-		if _, ok := listParseSide(args[at+1+int(n)]); !ok {
-			return nil // Redis' syntax error, not a key list
-		}
 		return args[at+1 : at+1+int(n)]
+	}
+}
+
+// listMpopValidate answers LMPOP's (at 1) and BLMPOP's (at 2) argument errors before the
+// keys are routed: a malformed call has no reliable key list.
+func listMpopValidate(at int) func(args [][]byte) (reply.Value, bool) {
+	return func(args [][]byte) (reply.Value, bool) {
+		if _, _, _, rv, ok := listMpopArgs(args, at); !ok {
+			return rv, false
+		}
+		if at == 2 {
+			return listCheckTimeout(args[1])
+		}
+		return reply.Value{}, true
 	}
 }
 
