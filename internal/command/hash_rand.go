@@ -4,7 +4,7 @@ package command
 //
 // Choices come from tx.Rand(). A compact hash (at most 128 fields) is read whole and picked
 // from uniformly, as Redis does. A big hash has no positional index, so a pick there seeks to
-// a random 8-byte point of the field space and takes the field at or after it (wrapping to
+// a random point between its first and last field and takes the field at or after it (wrapping to
 // the first): O(log N) per pick instead of a walk, at the price of uniformity — a field that
 // follows a wide gap in the byte order is picked more often. Distinct picks (positive count)
 // on a big hash seek until they have count distinct fields, and finish with a walk from a
@@ -136,9 +136,12 @@ func collPick(tx *keyspace.Txn, c *keyspace.Coll, n int64, repeat bool) ([][2][]
 		return nil, err
 	}
 	defer it.Close()
+	move, err := randSeeker(it, r)
+	if err != nil {
+		return nil, err
+	}
 	seek := func() ([2][]byte, error) {
-		at := binary.BigEndian.AppendUint64(nil, r.Uint64())
-		if !it.SeekGE(at) && !it.First() {
+		if !move() {
 			return [2][]byte{}, keyspace.ErrCorrupt
 		}
 		return [2][]byte{cloneBytes(it.Sub()), cloneBytes(it.Value())}, nil
@@ -177,6 +180,40 @@ func collPick(tx *keyspace.Txn, c *keyspace.Coll, n int64, repeat bool) ([][2][]
 	}
 	shuffle(r, out)
 	return out, nil
+}
+
+// randSeeker returns a function that moves it to a random entry: a seek to a random point
+// between the first and the last sub-key (after their common prefix, so members that all
+// start alike, "user:1" … "user:99999", still spread over the whole set), wrapping to the
+// first entry past the end.
+func randSeeker(it *keyspace.SubIter, r *rand.Rand) (func() bool, error) {
+	if !it.First() {
+		return nil, keyspace.ErrCorrupt
+	}
+	lo := cloneBytes(it.Sub())
+	if !it.Last() {
+		return nil, keyspace.ErrCorrupt
+	}
+	hi := cloneBytes(it.Sub())
+	p := 0
+	for p < len(lo) && p < len(hi) && lo[p] == hi[p] {
+		p++
+	}
+	return func() bool {
+		at := append(make([]byte, 0, p+9), lo[:p]...)
+		if p < len(lo) || p < len(hi) {
+			a, b := 0, 255
+			if p < len(lo) {
+				a = int(lo[p])
+			}
+			if p < len(hi) {
+				b = int(hi[p])
+			}
+			at = append(at, byte(a+r.IntN(b-a+1)))
+			at = binary.BigEndian.AppendUint64(at, r.Uint64())
+		}
+		return it.SeekGE(at) || it.First()
+	}, nil
 }
 
 func shuffle(r *rand.Rand, s [][2][]byte) {

@@ -164,3 +164,21 @@ func TestSetRandmemberHugeNegativeCountStreams(t *testing.T) {
 		t.Fatalf("HRANDFIELD -5000 WITHVALUES: %d elements", len(v.Elems))
 	}
 }
+
+// Members sharing a long prefix ("element:…", as redis-benchmark writes them) must still be
+// picked from all over a big set, not only from its start.
+func TestSetRandomPicksSpreadOverCommonPrefixes(t *testing.T) {
+	h := newHarness(t)
+	args := []string{"SADD", "big"}
+	for i := range 2000 {
+		args = append(args, "element:"+strconv.Itoa(i))
+	}
+	h.do(args...)
+	seen := map[string]bool{}
+	for _, e := range h.do("SRANDMEMBER", "big", "-2000").Elems {
+		seen[string(e.Str)] = true
+	}
+	if len(seen) < 400 {
+		t.Fatalf("2000 picks hit only %d distinct members of 2000", len(seen))
+	}
+}

@@ -10,7 +10,6 @@ package command
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 
 	"ferricd/internal/keyspace"
@@ -164,9 +163,13 @@ func streamRandPicks(tx *keyspace.Txn, c *keyspace.Coll, n int64, withValues boo
 	if !ok {
 		return reply.Value{}, false
 	}
+	seek, err := randSeeker(it, r)
+	if err != nil {
+		_ = it.Close()
+		return reply.ErrInternal, true
+	}
 	s := &randStream{n: int(n), per: int(per), close: func() { _ = it.Close() }, pick: func() ([]reply.Value, error) {
-		at := binary.BigEndian.AppendUint64(nil, r.Uint64())
-		if !it.SeekGE(at) && !it.First() {
+		if !seek() {
 			return nil, keyspace.ErrCorrupt
 		}
 		return render(bytes.Clone(it.Sub()), bytes.Clone(it.Value())), nil
