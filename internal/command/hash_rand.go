@@ -11,7 +11,6 @@ package command
 // random point if seeks keep colliding.
 
 import (
-	"encoding/binary"
 	"math"
 	"math/rand/v2"
 
@@ -183,34 +182,44 @@ func collPick(tx *keyspace.Txn, c *keyspace.Coll, n int64, repeat bool) ([][2][]
 }
 
 // randSeeker returns a function that moves it to a random entry: a seek to a random point
-// between the first and the last sub-key (after their common prefix, so members that all
-// start alike, "user:1" … "user:99999", still spread over the whole set), wrapping to the
-// first entry past the end.
+// drawn byte by byte — the common prefix of the first and last sub-keys, then at each further
+// position a byte between the smallest and largest byte seen there in a sample of the
+// collection (its first entries and its last) — wrapping to the first entry past the end. So
+// members that all start alike and use few byte values ("element:1" … "element:99999")
+// still spread over the whole collection; the draw is not uniform (see the file comment).
 func randSeeker(it *keyspace.SubIter, r *rand.Rand) (func() bool, error) {
-	if !it.First() {
+	const sampleSize, maxDepth = 32, 16
+	var sample [][]byte
+	for ok := it.First(); ok && len(sample) < sampleSize; ok = it.Next() {
+		sample = append(sample, cloneBytes(it.Sub()))
+	}
+	if len(sample) == 0 || !it.Last() {
 		return nil, keyspace.ErrCorrupt
 	}
-	lo := cloneBytes(it.Sub())
-	if !it.Last() {
-		return nil, keyspace.ErrCorrupt
-	}
-	hi := cloneBytes(it.Sub())
+	sample = append(sample, cloneBytes(it.Sub()))
+	lo, hi := sample[0], sample[len(sample)-1]
 	p := 0
 	for p < len(lo) && p < len(hi) && lo[p] == hi[p] {
 		p++
 	}
+	type span struct{ a, b int }
+	var spans []span
+	for q := p; q < p+maxDepth; q++ {
+		sp, seen := span{255, 0}, false
+		for _, m := range sample {
+			if q < len(m) {
+				sp.a, sp.b, seen = min(sp.a, int(m[q])), max(sp.b, int(m[q])), true
+			}
+		}
+		if !seen {
+			break
+		}
+		spans = append(spans, sp)
+	}
 	return func() bool {
-		at := append(make([]byte, 0, p+9), lo[:p]...)
-		if p < len(lo) || p < len(hi) {
-			a, b := 0, 255
-			if p < len(lo) {
-				a = int(lo[p])
-			}
-			if p < len(hi) {
-				b = int(hi[p])
-			}
-			at = append(at, byte(a+r.IntN(b-a+1)))
-			at = binary.BigEndian.AppendUint64(at, r.Uint64())
+		at := append(make([]byte, 0, p+len(spans)), lo[:p]...)
+		for _, sp := range spans {
+			at = append(at, byte(sp.a+r.IntN(sp.b-sp.a+1)))
 		}
 		return it.SeekGE(at) || it.First()
 	}, nil
