@@ -6,9 +6,9 @@
 //     overflow, no underflow to zero, no NaN); range bounds like zslParseRange.
 //   - Lex ranges over members of different scores follow the listpack walk (first member in
 //     range in score order, then on while in range), which is deterministic.
-//   - WITHSCORES in RESP3: the reply layer has no protocol-dependent "array of pairs" kind, so
-//     ZRANGE-type replies are flat [member, score, ...] arrays in both protocols (scores are
-//     doubles). Redis 7.0 sends an array of [member, score] pairs to RESP3 clients.
+//   - WITHSCORES replies are reply.Pairs: [member, score] pairs in RESP3, flat in RESP2, as
+//     Redis 7.0 sends them; ZPOPMIN/ZPOPMAX without a count answer a flat [member, score] in
+//     both protocols, ZMPOP/BZMPOP always nest the pairs (RESP2 too), as Redis does.
 package command
 
 import (
@@ -34,7 +34,8 @@ var (
 )
 
 func registerZsets(t *Table) {
-	for _, s := range zsetSpecs() {
+	for _, s := range append(zsetSpecs(), zsetSpecs2()...) {
+		s.Group = "sorted-set"
 		t.Add(s)
 	}
 }

@@ -36,7 +36,7 @@ func zsetPop(tx *keyspace.Txn, args [][]byte, max bool) reply.Value {
 	if len(args) > 3 {
 		return reply.ErrSyntax
 	}
-	count := int64(1)
+	count, flat := int64(1), len(args) == 2
 	if len(args) == 3 {
 		n, ok := strParseInt(args[2])
 		if !ok {
@@ -57,6 +57,14 @@ func zsetPop(tx *keyspace.Txn, args [][]byte, max bool) reply.Value {
 	items, err := zsetPopItems(z, count, max)
 	if err != nil {
 		return reply.ErrInternal
+	}
+	if flat {
+		// Redis 7.0 answers a flat [member, score] when no count was given, in RESP3 too.
+		out := make([]reply.Value, 0, 2)
+		for _, it := range items {
+			out = append(out, reply.Bulk(it.member), reply.Double(it.score))
+		}
+		return reply.Array(out...)
 	}
 	return zsetItemsReply(items, true)
 }

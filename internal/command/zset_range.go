@@ -260,7 +260,8 @@ func (z *zsetStore) collectWalk(q *zsetQuery, seek func(*keyspace.SubIter, *zset
 	return out, nil
 }
 
-// zsetItemsReply renders items, with scores as doubles when asked.
+// zsetItemsReply renders items, with scores as doubles when asked: [member, score] pairs
+// (nested in RESP3, flat in RESP2), as Redis 7.0 replies to WITHSCORES.
 func zsetItemsReply(items []zsetItem, withScores bool) reply.Value {
 	n := len(items)
 	if withScores {
@@ -273,18 +274,28 @@ func zsetItemsReply(items []zsetItem, withScores bool) reply.Value {
 			out = append(out, reply.Double(it.score))
 		}
 	}
+	if withScores {
+		return reply.Pairs(out...)
+	}
 	return reply.Array(out...)
 }
 
 // zsetParseRangeQuery parses args[2:] of a ZRANGE-family command (key at args[1]).
 func zsetParseRangeQuery(args [][]byte, by int, rev bool) (zsetQuery, bool, reply.Value) {
+	return zsetParseRangeQueryStore(args, by, rev, false)
+}
+
+// zsetParseRangeQueryStore is zsetParseRangeQuery for ZRANGE (store false) or ZRANGESTORE
+// (store true, args shifted by one so that the source is at 1), where WITHSCORES is a syntax
+// error at its place.
+func zsetParseRangeQueryStore(args [][]byte, by int, rev, store bool) (zsetQuery, bool, reply.Value) {
 	q := zsetQuery{limit: -1}
 	withScores := false
 	byAuto, revAuto := by < 0, !rev
 	for j := 4; j < len(args); j++ {
 		left := len(args) - j - 1
 		switch a := lower(args[j]); {
-		case a == "withscores":
+		case a == "withscores" && !store:
 			withScores = true
 		case a == "limit" && left >= 2:
 			var ok1, ok2 bool
