@@ -24,6 +24,11 @@ func zsetPopItems(z *zsetStore, count int64, max bool) ([]zsetItem, error) {
 			return nil, err
 		}
 	}
+	if len(items) > 0 && !max {
+		// The smallest entries are gone: later iterations start after them (zset_store.go).
+		last := items[len(items)-1]
+		z.raiseMark(zsetEntry(last.score, last.member))
+	}
 	if len(items) > 0 {
 		if err := z.tx.SaveCollection(z.c); err != nil {
 			return nil, err

@@ -9,6 +9,12 @@ package command
 // sortable(score) is the IEEE bits with the sign bit flipped for positives and every bit
 // flipped for negatives, so byte order is numeric order; -0 is stored as +0 and NaN never.
 //
+// Low-water mark: Meta.Extra, when not empty, is an index suffix at or below every live index
+// entry. ZPOPMIN-style pops set it to the last entry they removed and inserts below it lower
+// it; every index iterator starts there. Without it a queue-like workload (ZADD at the back,
+// ZPOPMIN at the front) makes each pop's seek walk over all the deletion tombstones its
+// predecessors left in the memtable, which is quadratic until Pebble flushes.
+//
 // Rank buckets: each boundary maps to the number of index entries from it (inclusive) up to
 // the next boundary; an entry belongs to the bucket of the greatest boundary ≤ its index
 // suffix. The first bucket's boundary is the bare 0x02 (the empty suffix). A bucket is split
@@ -134,6 +140,7 @@ func (z *zsetStore) set(member []byte, score float64, old float64, had bool) err
 	if err := z.tx.PutSub(z.c, zsetTagged(zsetTagIndex, e), nil); err != nil {
 		return err
 	}
+	z.lowerMark(e)
 	z.c.Meta.Size++
 	if len(member) > 64 || z.c.Meta.Size > 128 {
 		z.c.Meta.Enc = keyspace.EncBig
@@ -147,7 +154,7 @@ func (z *zsetStore) set(member []byte, score float64, old float64, had bool) err
 		return z.putBucket(bnd, n)
 	}
 	// Split: the entry B places after the boundary starts a new bucket.
-	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagIndex}, To: []byte{zsetTagIndex + 1}})
+	it, err := z.indexIter()
 	if err != nil {
 		return err
 	}
@@ -216,6 +223,9 @@ func (z *zsetStore) rank(e []byte) (int64, error) {
 		from = zsetTagged(zsetTagIndex, it.Sub()[1:])
 	}
 	it.Close()
+	if low := z.indexLower(); bytes.Compare(from, low) < 0 {
+		from = low
+	}
 	ix, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: from, To: []byte{zsetTagIndex + 1}})
 	if err != nil {
 		return 0, err
@@ -258,10 +268,25 @@ func (z *zsetStore) seekRank(r int64) (*keyspace.SubIter, error) {
 	return ix, nil
 }
 
-// indexIter iterates the score index.
+// indexIter iterates the score index, from the low-water mark.
 func (z *zsetStore) indexIter() (*keyspace.SubIter, error) {
-	return z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagIndex}, To: []byte{zsetTagIndex + 1}})
+	return z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: z.indexLower(), To: []byte{zsetTagIndex + 1}})
 }
+
+// indexLower is the first index sub-key that can be live.
+func (z *zsetStore) indexLower() []byte {
+	return zsetTagged(zsetTagIndex, z.c.Meta.Extra)
+}
+
+// lowerMark keeps the low-water mark at or below an index entry e being inserted.
+func (z *zsetStore) lowerMark(e []byte) {
+	if len(z.c.Meta.Extra) > 0 && bytes.Compare(e, z.c.Meta.Extra) < 0 {
+		z.c.Meta.Extra = bytes.Clone(e)
+	}
+}
+
+// raiseMark records that every live index entry is above e (e was the smallest, now gone).
+func (z *zsetStore) raiseMark(e []byte) { z.c.Meta.Extra = bytes.Clone(e) }
 
 // zsetItem is one member and its score, copied out of an iterator.
 type zsetItem struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -118,4 +119,29 @@ func zsetCheckModel(t *testing.T, h *harness, key []byte, model map[string]float
 		}
 		ix.Close()
 	}
+}
+
+// The low-water mark that ZPOPMIN leaves must never hide an entry: inserts below it, ranks,
+// ranges and further pops all see every member.
+func TestZsetLowWaterMarkHidesNothing(t *testing.T) {
+	h := newHarness(t)
+	for i := range 300 {
+		h.do("ZADD", "q", strconv.Itoa(i), "m"+strconv.Itoa(i))
+	}
+	for i := range 200 {
+		h.expect(fmt.Sprintf(`["m%d" %d]`, i, i), "ZPOPMIN", "q")
+	}
+	h.expect(":100", "ZCARD", "q")
+	h.expect(":0", "ZRANK", "q", "m200")
+	h.do("ZADD", "q", "5", "low")
+	h.expect(":0", "ZRANK", "q", "low")
+	h.expect(":1", "ZRANK", "q", "m200")
+	h.expect(`["low" "m200"]`, "ZRANGE", "q", "0", "1")
+	h.expect(`["low"]`, "ZRANGEBYSCORE", "q", "-inf", "100")
+	h.expect(`["low" 5]`, "ZPOPMIN", "q")
+	h.expect(`["m200" 200]`, "ZPOPMIN", "q")
+	h.do("ZADD", "q", "-1", "neg")
+	h.expect(`["neg" -1]`, "ZPOPMIN", "q")
+	h.expect(":99", "ZCARD", "q")
+	h.expect(`["m299" 299]`, "ZPOPMAX", "q")
 }
