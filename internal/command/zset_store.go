@@ -4,7 +4,8 @@ package command
 //
 //	0x00|member                  → the score, 8 bytes (float64 bits, big-endian)
 //	0x01|sortable(score)|member  → empty: the score index, in ZRANGE order
-//	0x02|sortable(score)|member  → count: a rank bucket boundary
+//	0x02|sortable(score)|member  → empty: a rank bucket boundary
+//	0x03|sortable(score)|member  → count: that bucket's number of entries
 //
 // sortable(score) is the IEEE bits with the sign bit flipped for positives and every bit
 // flipped for negatives, so byte order is numeric order; -0 is stored as +0 and NaN never.
@@ -15,16 +16,23 @@ package command
 // ZPOPMIN at the front) makes each pop's seek walk over all the deletion tombstones its
 // predecessors left in the memtable, which is quadratic until Pebble flushes.
 //
-// Rank buckets: each boundary maps to the number of index entries from it (inclusive) up to
+// Rank buckets: each boundary has a count, the number of index entries from it (inclusive) up to
 // the next boundary; an entry belongs to the bucket of the greatest boundary ≤ its index
 // suffix. The first bucket's boundary is the bare 0x02 (the empty suffix). A bucket is split
 // in two when it exceeds 2*B entries and merged into its predecessor when it shrinks below
 // B/4 (and the two fit in 2*B), so a set of N members has about N/B..4N/B buckets: a rank is
 // the sum of the earlier buckets' counts plus a walk of at most 2*B entries in its own.
+//
+// Boundaries and counts are separate keys because every write rewrites its bucket's count:
+// each rewrite leaves a version in the memtable, and a backward seek (finding an entry's
+// bucket is a SeekLT) lands on the oldest version of a key and steps through all newer ones
+// to the live one. Boundary keys are written once and deleted once, so the SeekLT is cheap;
+// the count is then read by a point lookup, which lands on the newest version directly.
 
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"ferricd/internal/keyspace"
@@ -37,6 +45,7 @@ const (
 	zsetTagMember = 0x00
 	zsetTagIndex  = 0x01
 	zsetTagBucket = 0x02
+	zsetTagCount  = 0x03
 )
 
 // zsetStore is one sorted set in one Txn.
@@ -98,7 +107,8 @@ func (z *zsetStore) score(member []byte) (float64, bool, error) {
 	return math.Float64frombits(binary.BigEndian.Uint64(v)), true, nil
 }
 
-// bucketOf finds the bucket holding index suffix e: its boundary suffix and count.
+// bucketOf finds the bucket holding index suffix e: its boundary suffix (nil: no bucket yet)
+// and count.
 func (z *zsetStore) bucketOf(e []byte) ([]byte, int64, error) {
 	return z.bucketLT(append(zsetTagged(zsetTagBucket, e), 0))
 }
@@ -113,11 +123,36 @@ func (z *zsetStore) bucketLT(probe []byte) ([]byte, int64, error) {
 	if !it.SeekLT(probe) {
 		return nil, 0, nil // no bucket yet: the first one, empty
 	}
-	return bytes.Clone(it.Sub()[1:]), int64(binary.BigEndian.Uint64(it.Value())), nil
+	bnd := bytes.Clone(it.Sub()[1:])
+	v, ok, err := z.tx.GetSub(z.c, zsetTagged(zsetTagCount, bnd))
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok || len(v) != 8 {
+		return nil, 0, fmt.Errorf("zset bucket %x has no count", bnd)
+	}
+	return bnd, int64(binary.BigEndian.Uint64(v)), nil
 }
 
+// putBucket sets an existing bucket's count.
 func (z *zsetStore) putBucket(boundary []byte, n int64) error {
-	return z.tx.PutSub(z.c, zsetTagged(zsetTagBucket, boundary), binary.BigEndian.AppendUint64(nil, uint64(n)))
+	return z.tx.PutSub(z.c, zsetTagged(zsetTagCount, boundary), binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// addBucket creates a bucket boundary with its count.
+func (z *zsetStore) addBucket(boundary []byte, n int64) error {
+	if err := z.tx.PutSub(z.c, zsetTagged(zsetTagBucket, boundary), nil); err != nil {
+		return err
+	}
+	return z.putBucket(boundary, n)
+}
+
+// dropBucket deletes a bucket boundary and its count.
+func (z *zsetStore) dropBucket(boundary []byte) error {
+	if err := z.tx.DeleteSub(z.c, zsetTagged(zsetTagBucket, boundary)); err != nil {
+		return err
+	}
+	return z.tx.DeleteSub(z.c, zsetTagged(zsetTagCount, boundary))
 }
 
 // set gives member the score, inserting it or moving it. old/had describe its current score.
@@ -150,6 +185,9 @@ func (z *zsetStore) set(member []byte, score float64, old float64, had bool) err
 		return err
 	}
 	n++
+	if bnd == nil {
+		return z.addBucket([]byte{}, n)
+	}
 	if n <= int64(2*z.b) {
 		return z.putBucket(bnd, n)
 	}
@@ -173,7 +211,7 @@ func (z *zsetStore) set(member []byte, score float64, old float64, had bool) err
 	if err := z.putBucket(bnd, int64(z.b)); err != nil {
 		return err
 	}
-	return z.putBucket(mid, n-int64(z.b))
+	return z.addBucket(mid, n-int64(z.b))
 }
 
 // remove deletes member (whose score is score).
@@ -202,7 +240,7 @@ func (z *zsetStore) remove(member []byte, score float64) error {
 	if pn+n > int64(2*z.b) {
 		return z.putBucket(bnd, n)
 	}
-	if err := z.tx.DeleteSub(z.c, zsetTagged(zsetTagBucket, bnd)); err != nil {
+	if err := z.dropBucket(bnd); err != nil {
 		return err
 	}
 	return z.putBucket(prev, pn+n)
@@ -210,11 +248,11 @@ func (z *zsetStore) remove(member []byte, score float64) error {
 
 // rank is the 0-based position of index suffix e (which must be present).
 func (z *zsetStore) rank(e []byte) (int64, error) {
-	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagCount}, To: []byte{zsetTagCount + 1}})
 	if err != nil {
 		return 0, err
 	}
-	target := zsetTagged(zsetTagBucket, e)
+	target := zsetTagged(zsetTagCount, e)
 	var sum, last int64
 	from := []byte{zsetTagIndex}
 	for ok := it.First(); ok && bytes.Compare(it.Sub(), target) <= 0; ok = it.Next() {
@@ -242,13 +280,15 @@ func (z *zsetStore) rank(e []byte) (int64, error) {
 
 // seekRank opens an index iterator positioned on the entry of rank r (0 ≤ r < Size).
 func (z *zsetStore) seekRank(r int64) (*keyspace.SubIter, error) {
-	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagCount}, To: []byte{zsetTagCount + 1}})
 	if err != nil {
 		return nil, err
 	}
 	var sum int64
 	from := []byte{zsetTagIndex}
-	for ok := it.First(); ok; ok = it.Next() {
+	// Rank 0 is the first live index entry: no walk over the counts, whose first one is
+	// rewritten by every pop (see the file comment on versions).
+	for ok := r > 0 && it.First(); ok; ok = it.Next() {
 		n := int64(binary.BigEndian.Uint64(it.Value()))
 		if sum+n > r {
 			from = zsetTagged(zsetTagIndex, it.Sub()[1:])

@@ -96,7 +96,7 @@ func zsetCheckModel(t *testing.T, h *harness, key []byte, model map[string]float
 	}
 	z := newZsetStore(tx, c, 4)
 	// Bucket counts add up to the size.
-	it, _ := tx.IterSubs(c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	it, _ := tx.IterSubs(c, keyspace.SubIterOptions{From: []byte{zsetTagCount}, To: []byte{zsetTagCount + 1}})
 	var sum int64
 	for ok := it.First(); ok; ok = it.Next() {
 		sum += int64(binary.BigEndian.Uint64(it.Value()))
@@ -104,6 +104,16 @@ func zsetCheckModel(t *testing.T, h *harness, key []byte, model map[string]float
 	it.Close()
 	if sum != c.Meta.Size {
 		t.Fatalf("bucket counts %d, size %d", sum, c.Meta.Size)
+	}
+	// Every boundary has a count and every count a boundary.
+	for _, tags := range [][2]byte{{zsetTagBucket, zsetTagCount}, {zsetTagCount, zsetTagBucket}} {
+		it, _ := tx.IterSubs(c, keyspace.SubIterOptions{From: []byte{tags[0]}, To: []byte{tags[0] + 1}})
+		for ok := it.First(); ok; ok = it.Next() {
+			if _, found, _ := tx.GetSub(c, zsetTagged(tags[1], it.Sub()[1:])); !found {
+				t.Fatalf("sub-key %x has no partner under tag %d", it.Sub(), tags[1])
+			}
+		}
+		it.Close()
 	}
 	for i, e := range sorted {
 		r, err := z.rank(zsetEntry(e.s, []byte(e.m)))
