@@ -115,7 +115,7 @@ func (z *zsetStore) bucketOf(e []byte) ([]byte, int64, error) {
 
 // bucketLT finds the greatest bucket boundary sub-key below probe.
 func (z *zsetStore) bucketLT(probe []byte) ([]byte, int64, error) {
-	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagBucket}, To: []byte{zsetTagBucket + 1}})
+	it, err := z.tagIter(zsetTagBucket)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -131,8 +131,16 @@ func (z *zsetStore) bucketLT(probe []byte) ([]byte, int64, error) {
 	if !ok || len(v) != 8 {
 		return nil, 0, fmt.Errorf("zset bucket %x has no count", bnd)
 	}
-	return bnd, int64(binary.BigEndian.Uint64(v)), nil
+	return bnd, zsetBucketCount(v), nil
 }
+
+// tagIter iterates the sub-keys under one tag.
+func (z *zsetStore) tagIter(tag byte) (*keyspace.SubIter, error) {
+	return z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{tag}, To: []byte{tag + 1}})
+}
+
+// zsetBucketCount decodes a bucket count.
+func zsetBucketCount(v []byte) int64 { return int64(binary.BigEndian.Uint64(v)) }
 
 // putBucket sets an existing bucket's count.
 func (z *zsetStore) putBucket(boundary []byte, n int64) error {
@@ -248,7 +256,7 @@ func (z *zsetStore) remove(member []byte, score float64) error {
 
 // rank is the 0-based position of index suffix e (which must be present).
 func (z *zsetStore) rank(e []byte) (int64, error) {
-	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagCount}, To: []byte{zsetTagCount + 1}})
+	it, err := z.tagIter(zsetTagCount)
 	if err != nil {
 		return 0, err
 	}
@@ -257,7 +265,7 @@ func (z *zsetStore) rank(e []byte) (int64, error) {
 	from := []byte{zsetTagIndex}
 	for ok := it.First(); ok && bytes.Compare(it.Sub(), target) <= 0; ok = it.Next() {
 		sum += last
-		last = int64(binary.BigEndian.Uint64(it.Value()))
+		last = zsetBucketCount(it.Value())
 		from = zsetTagged(zsetTagIndex, it.Sub()[1:])
 	}
 	it.Close()
@@ -280,16 +288,17 @@ func (z *zsetStore) rank(e []byte) (int64, error) {
 
 // seekRank opens an index iterator positioned on the entry of rank r (0 ≤ r < Size).
 func (z *zsetStore) seekRank(r int64) (*keyspace.SubIter, error) {
-	it, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: []byte{zsetTagCount}, To: []byte{zsetTagCount + 1}})
+	it, err := z.tagIter(zsetTagCount)
 	if err != nil {
 		return nil, err
 	}
 	var sum int64
 	from := []byte{zsetTagIndex}
-	// Rank 0 is the first live index entry: no walk over the counts, whose first one is
-	// rewritten by every pop (see the file comment on versions).
+	// Rank 0 is the first live index entry: no walk over the counts. The first bucket never
+	// merges, so pops leave it at zero, and stepping past its count would cross every
+	// version of it that those pops wrote (see the file comment on versions).
 	for ok := r > 0 && it.First(); ok; ok = it.Next() {
-		n := int64(binary.BigEndian.Uint64(it.Value()))
+		n := zsetBucketCount(it.Value())
 		if sum+n > r {
 			from = zsetTagged(zsetTagIndex, it.Sub()[1:])
 			break
