@@ -20,6 +20,7 @@ import (
 //	frameGossip    opaque (the Handler's format)
 //	frameSnapshot  uvarint shard | protobuf raftpb.Message, followed on the same connection by
 //	               the shard's snapshot stream (its own format) and a one-byte answer
+//	frameDirectory, frameMeetAnswer: only on meet connections (meet.go)
 const (
 	frameRaft     byte = 1
 	frameRequest  byte = 2
@@ -42,6 +43,7 @@ const maxFrame = 1<<30 + 1<<20
 const (
 	connMain     byte = 0
 	connSnapshot byte = 1
+	connMeet     byte = 2 // see meet.go
 )
 
 var helloMagic = [4]byte{'F', 'R', 'C', 'D'}
@@ -127,7 +129,7 @@ func readFrame(r *bufio.Reader) (byte, []byte, error) {
 		return 0, nil, fmt.Errorf("frame of %d bytes exceeds the limit", n)
 	}
 	switch hdr[0] {
-	case frameRaft, frameRequest, frameResponse, frameGossip, frameSnapshot:
+	case frameRaft, frameRequest, frameResponse, frameGossip, frameSnapshot, frameDirectory, frameMeetAnswer:
 	default:
 		return 0, nil, fmt.Errorf("unknown frame type %d", hdr[0])
 	}

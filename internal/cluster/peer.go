@@ -55,10 +55,40 @@ type peer struct {
 	// connDone is closed when the connection being served ends; a newer connection waits for
 	// the older one to be gone before taking over the queue.
 	connDone chan struct{}
+	conn     net.Conn // the connection being served, nil if none
+
+	// retired is closed when the member is removed: its dial loop ends and its connection
+	// is closed.
+	retired    chan struct{}
+	retireOnce sync.Once
 }
 
 func newPeer(p Peer, queue int) *peer {
-	return &peer{id: p.ID, busAddr: p.BusAddr, sendC: make(chan outFrame, queue), calls: make(map[uint64]*call)}
+	return &peer{id: p.ID, busAddr: p.BusAddr, sendC: make(chan outFrame, queue), calls: make(map[uint64]*call),
+		retired: make(chan struct{})}
+}
+
+// retire ends everything kept for a removed member.
+func (p *peer) retire() {
+	p.retireOnce.Do(func() {
+		close(p.retired)
+		p.mu.Lock()
+		c := p.conn
+		p.mu.Unlock()
+		if c != nil {
+			_ = c.Close()
+		}
+		p.failCalls(ErrUnreachable)
+	})
+}
+
+func (p *peer) isRetired() bool {
+	select {
+	case <-p.retired:
+		return true
+	default:
+		return false
+	}
 }
 
 func (p *peer) enqueue(f outFrame) bool {
@@ -118,6 +148,12 @@ func (t *Transport) serveConn(p *peer, c net.Conn, r *bufio.Reader, h hello) {
 	if prev != nil {
 		<-prev // the previous connection's writer is gone: one writer per queue
 	}
+	p.mu.Lock()
+	p.conn = c
+	p.mu.Unlock()
+	if p.isRetired() {
+		_ = c.Close() // removed while connecting: the read loop below ends at once
+	}
 	if h.clientAddr != "" {
 		addr := h.clientAddr
 		p.clientAddr.Store(&addr)
@@ -138,6 +174,7 @@ func (t *Transport) serveConn(p *peer, c net.Conn, r *bufio.Reader, h hello) {
 	p.mu.Lock()
 	if p.connDone == done {
 		p.connected.Store(false)
+		p.conn = nil
 	}
 	p.mu.Unlock()
 	// Requests written on this connection may or may not have been served.

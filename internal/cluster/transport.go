@@ -35,6 +35,9 @@ type Handler interface {
 	ReceiveSnapshot(ctx context.Context, shard uint64, m *raftpb.Message, r io.Reader) error
 	// ReportSnapshot tells shard's raft how sending a snapshot to node `to` ended.
 	ReportSnapshot(shard, to uint64, ok bool)
+	// AdoptDirectory is called when member `from` meets this node (see Meet) with the
+	// encoded directory of its cluster; an error refuses to join and is told to `from`.
+	AdoptDirectory(from uint64, directory []byte) error
 }
 
 // Config configures New.
@@ -74,8 +77,13 @@ type Transport struct {
 	cfg    Config
 	log    *slog.Logger
 	ln     net.Listener
-	peers  map[uint64]*peer // fixed after New
-	nextID atomic.Uint64    // request ids
+	nextID atomic.Uint64 // request ids
+
+	// peersMu guards peers and removed: members come and go at run time (SetDirectory).
+	peersMu sync.RWMutex
+	peers   map[uint64]*peer
+	removed map[uint64]bool // ids the directory says were removed: refused at handshake
+	started bool            // Start ran: new peers are dialed at once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -102,7 +110,8 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.SnapshotTimeout <= 0 {
 		cfg.SnapshotTimeout = 10 * time.Minute
 	}
-	t := &Transport{cfg: cfg, log: cfg.Logger, peers: make(map[uint64]*peer), conns: make(map[net.Conn]struct{})}
+	t := &Transport{cfg: cfg, log: cfg.Logger, peers: make(map[uint64]*peer), removed: make(map[uint64]bool),
+		conns: make(map[net.Conn]struct{})}
 	self := false
 	for _, p := range cfg.Peers {
 		if p.ID == cfg.NodeID {
@@ -129,13 +138,71 @@ func (t *Transport) Start(ctx context.Context) error {
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.wg.Add(1)
 	go t.acceptLoop()
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	t.started = true
 	for _, p := range t.peers {
-		if t.cfg.NodeID < p.id { // the lower id dials: one connection per pair
-			t.wg.Add(1)
-			go t.dialLoop(p)
-		}
+		t.startDialing(p)
 	}
 	return nil
+}
+
+// startDialing starts p's dial loop if this node is the one that dials p: the lower id
+// dials, so each pair has one connection. peersMu is held, and Start has run.
+func (t *Transport) startDialing(p *peer) {
+	if t.cfg.NodeID < p.id {
+		t.wg.Add(1)
+		go t.dialLoop(p)
+	}
+}
+
+// peer returns the state of member id, nil if it is not a (current) member.
+func (t *Transport) peer(id uint64) *peer {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	return t.peers[id]
+}
+
+// SetDirectory brings the peer set in line with d: active members that are new get a peer
+// (and a connection), removed members lose theirs (their connection is closed, their calls
+// fail with ErrUnreachable) and are refused from then on. An id, once removed, is never
+// added back.
+func (t *Transport) SetDirectory(d Directory) {
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	for _, m := range d.Members() {
+		if m.ID == t.cfg.NodeID {
+			continue
+		}
+		p := t.peers[m.ID]
+		switch {
+		case m.State == Removed && !t.removed[m.ID]:
+			t.removed[m.ID] = true
+			if p != nil {
+				delete(t.peers, m.ID)
+				p.retire()
+				t.log.Info("cluster bus: member removed", "peer", m.ID)
+			}
+		case m.State == Active && p == nil && !t.removed[m.ID]:
+			p = newPeer(m.Peer, t.cfg.QueueSize)
+			t.peers[m.ID] = p
+			if t.started && t.ctx.Err() == nil {
+				t.startDialing(p)
+			}
+			t.log.Info("cluster bus: member added", "peer", m.ID, "addr", m.BusAddr)
+		}
+	}
+}
+
+// snapshotPeers returns the current peers.
+func (t *Transport) snapshotPeers() []*peer {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	out := make([]*peer, 0, len(t.peers))
+	for _, p := range t.peers {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Addr is the bus listener's address.
@@ -154,7 +221,7 @@ func (t *Transport) Close() {
 	}
 	t.connsMu.Unlock()
 	t.wg.Wait()
-	for _, p := range t.peers {
+	for _, p := range t.snapshotPeers() {
 		p.failCalls(ErrClosed)
 	}
 }
@@ -187,7 +254,7 @@ func (t *Transport) Send(shard uint64, msgs []*raftpb.Message) {
 	}
 	for _, m := range msgs {
 		to := m.GetTo()
-		p := t.peers[to]
+		p := t.peer(to)
 		if p == nil {
 			continue
 		}
@@ -207,8 +274,8 @@ func (t *Transport) Send(shard uint64, msgs []*raftpb.Message) {
 
 // Broadcast sends body to every connected peer, dropping it for peers whose queue is full.
 func (t *Transport) Broadcast(body []byte) {
-	for id, p := range t.peers {
-		if p.connected.Load() && !t.cfg.Faults.blocked(t.cfg.NodeID, id) {
+	for _, p := range t.snapshotPeers() {
+		if p.connected.Load() && !t.cfg.Faults.blocked(t.cfg.NodeID, p.id) {
 			p.enqueue(outFrame{typ: frameGossip, body: body})
 		}
 	}
@@ -217,7 +284,7 @@ func (t *Transport) Broadcast(body []byte) {
 // Call sends req to node `to` and waits for its answer. Errors: ErrUnreachable (not sent),
 // ErrConnectionLost and ctx errors (outcome unknown), ErrRefused, ErrClosed.
 func (t *Transport) Call(ctx context.Context, to uint64, req []byte) ([]byte, error) {
-	p := t.peers[to]
+	p := t.peer(to)
 	if p == nil {
 		return nil, fmt.Errorf("cluster: unknown node %d: %w", to, ErrUnreachable)
 	}
@@ -249,7 +316,7 @@ func (t *Transport) ClientAddr(id uint64) string {
 	if id == t.cfg.NodeID {
 		return t.cfg.ClientAddr
 	}
-	if p := t.peers[id]; p != nil {
+	if p := t.peer(id); p != nil {
 		if a := p.clientAddr.Load(); a != nil {
 			return *a
 		}
@@ -259,7 +326,7 @@ func (t *Transport) ClientAddr(id uint64) string {
 
 // Connected reports whether a connection to node id is up.
 func (t *Transport) Connected(id uint64) bool {
-	p := t.peers[id]
+	p := t.peer(id)
 	return p != nil && p.connected.Load()
 }
 
@@ -269,17 +336,26 @@ func (t *Transport) helloFor(kind byte, to uint64) hello {
 
 // checkHello validates what a peer said about itself.
 func (t *Transport) checkHello(h hello, wantFrom uint64) error {
-	if h.to != t.cfg.NodeID {
+	if h.to != t.cfg.NodeID && (h.kind != connMeet || h.to != 0) {
 		return fmt.Errorf("peer addressed node %d, this is node %d", h.to, t.cfg.NodeID)
 	}
 	if wantFrom != 0 && h.from != wantFrom {
 		return fmt.Errorf("expected node %d, got node %d", wantFrom, h.from)
 	}
-	if t.peers[h.from] == nil {
-		return fmt.Errorf("node %d is not a member of this cluster", h.from)
-	}
 	if int(h.shards) != t.cfg.Shards {
 		return fmt.Errorf("node %d runs %d shards, this node %d", h.from, h.shards, t.cfg.Shards)
+	}
+	if h.kind == connMeet {
+		return nil // a node being met, or meeting this one, need not be a member yet
+	}
+	t.peersMu.RLock()
+	known, removed := t.peers[h.from] != nil, t.removed[h.from]
+	t.peersMu.RUnlock()
+	if removed {
+		return fmt.Errorf("node %d was removed from this cluster", h.from)
+	}
+	if !known {
+		return fmt.Errorf("node %d is not a member of this cluster", h.from)
 	}
 	return nil
 }
@@ -287,7 +363,7 @@ func (t *Transport) checkHello(h hello, wantFrom uint64) error {
 func (t *Transport) dialLoop(p *peer) {
 	defer t.wg.Done()
 	backoff := 50 * time.Millisecond
-	for t.ctx.Err() == nil {
+	for t.ctx.Err() == nil && !p.isRetired() {
 		if err := t.dialOnce(p); err != nil {
 			t.log.Debug("cluster bus dial", "peer", p.id, "addr", p.busAddr, "err", err)
 		} else {
@@ -297,6 +373,7 @@ func (t *Transport) dialLoop(p *peer) {
 		backoff = min(2*backoff, 2*time.Second)
 		select {
 		case <-t.ctx.Done():
+		case <-p.retired:
 		case <-time.After(sleep):
 		}
 	}
@@ -366,7 +443,13 @@ func (t *Transport) accepted(c net.Conn) error {
 		t.log.Warn("cluster bus: refusing connection", "remote", c.RemoteAddr().String(), "err", err)
 		return err
 	}
-	p := t.peers[h.from]
+	if h.kind == connMeet {
+		return t.met(c, r, h)
+	}
+	p := t.peer(h.from)
+	if p == nil {
+		return fmt.Errorf("node %d is no longer a member", h.from)
+	}
 	if h.kind == connSnapshot {
 		_ = c.SetDeadline(time.Time{})
 		return t.receiveSnapshot(c, r, h.from)

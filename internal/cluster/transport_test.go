@@ -24,6 +24,8 @@ type recorder struct {
 	gossip      [][]byte
 	snapshots   []string
 	reported    []bool
+	adopted     []Directory
+	refuse      string // AdoptDirectory's error, if set
 }
 
 func (r *recorder) StepRaft(shard uint64, m *raftpb.Message) {
@@ -69,6 +71,20 @@ func (r *recorder) ReportSnapshot(shard, to uint64, ok bool) {
 	r.mu.Lock()
 	r.reported = append(r.reported, ok)
 	r.mu.Unlock()
+}
+
+func (r *recorder) AdoptDirectory(from uint64, body []byte) error {
+	d, err := DecodeDirectory(body)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.adopted = append(r.adopted, d)
+	r.mu.Unlock()
+	if r.refuse != "" {
+		return errors.New(r.refuse)
+	}
+	return nil
 }
 
 func (r *recorder) count() int {
