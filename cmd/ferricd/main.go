@@ -209,7 +209,13 @@ func clusterConfig(params *config.Store) (uint64, *node.ClusterConfig, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("node-id: %w", err)
 	}
-	cc := &node.ClusterConfig{Redirect: value("cluster-redirect") == "yes"}
+	cc := &node.ClusterConfig{Redirect: value("cluster-redirect") == "yes", Join: value("cluster-join") == "yes"}
+	if cc.Join && id == 0 {
+		return 0, nil, errors.New("cluster-join needs node-id (an id not used before in the cluster it joins)")
+	}
+	if cc.Join && value("cluster-peers") != "" {
+		return 0, nil, errors.New("cluster-join and cluster-peers exclude each other: cluster-peers bootstraps a new cluster, cluster-join waits to be added to a running one")
+	}
 	host := metricsHost(params)
 	announce := value("cluster-announce-ip")
 	if list := value("cluster-peers"); list != "" {

@@ -170,7 +170,7 @@ func TestRemovedMemberIsDisconnectedAndRefused(t *testing.T) {
 	if _, err := tn.trs[1].Call(context.Background(), 3, []byte("x")); err == nil {
 		t.Fatal("a call to a removed member succeeded")
 	}
-	// Node 3 keeps dialing nobody (it is the highest id) and node 1 and 2 never dial it:
+	// Node 3 dials nobody (it is the highest id) and nodes 1 and 2 no longer dial it:
 	// after a while it is still disconnected.
 	time.Sleep(300 * time.Millisecond)
 	if tn.trs[3].Connected(1) || tn.trs[3].Connected(2) {

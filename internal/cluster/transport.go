@@ -84,6 +84,9 @@ type Transport struct {
 	peers   map[uint64]*peer
 	removed map[uint64]bool // ids the directory says were removed: refused at handshake
 	started bool            // Start ran: new peers are dialed at once
+	// retiring are the removed peers whose connection stays up for retireGrace, so that
+	// what was queued for them (the directory saying they were removed) still goes out.
+	retiring map[*peer]*time.Timer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -180,7 +183,7 @@ func (t *Transport) SetDirectory(d Directory) {
 			t.removed[m.ID] = true
 			if p != nil {
 				delete(t.peers, m.ID)
-				p.retire()
+				t.retireLater(p)
 				t.log.Info("cluster bus: member removed", "peer", m.ID)
 			}
 		case m.State == Active && p == nil && !t.removed[m.ID]:
@@ -192,6 +195,23 @@ func (t *Transport) SetDirectory(d Directory) {
 			t.log.Info("cluster bus: member added", "peer", m.ID, "addr", m.BusAddr)
 		}
 	}
+}
+
+// retireGrace is how long a removed member's connection outlives its removal.
+const retireGrace = time.Second
+
+// retireLater retires p after retireGrace (at once if the transport is closed first). It is
+// no longer a peer meanwhile: nothing new is sent to it. peersMu is held.
+func (t *Transport) retireLater(p *peer) {
+	if t.retiring == nil {
+		t.retiring = make(map[*peer]*time.Timer)
+	}
+	t.retiring[p] = time.AfterFunc(retireGrace, func() {
+		t.peersMu.Lock()
+		delete(t.retiring, p)
+		t.peersMu.Unlock()
+		p.retire()
+	})
 }
 
 // snapshotPeers returns the current peers.
@@ -215,6 +235,14 @@ func (t *Transport) Close() {
 	}
 	t.cancel()
 	_ = t.ln.Close()
+	t.peersMu.Lock()
+	for p, timer := range t.retiring {
+		if timer.Stop() {
+			p.retire()
+		}
+	}
+	t.retiring = nil
+	t.peersMu.Unlock()
 	t.connsMu.Lock()
 	for c := range t.conns {
 		_ = c.Close()

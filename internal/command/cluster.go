@@ -42,7 +42,12 @@ package command
 //     are Redis') and answers an error saying why, never a fake OK: those that change the
 //     topology (ADDSLOTS, SETSLOT, FAILOVER, REPLICATE, RESET, ...) and those that describe
 //     Redis' node-to-node replication or gossip (REPLICAS, SLAVES, COUNT-FAILURE-REPORTS);
-//     MEET, FORGET and LINKS answer that they are not supported yet.
+//     LINKS answers that it is not supported yet.
+//   - CLUSTER MEET ip port [bus-port] adds the node listening there (started with
+//     cluster-join) to the cluster, and CLUSTER FORGET <name or id> removes a member for good;
+//     both change the node directory that every member gossips (see internal/cluster), and the
+//     shards' replicas move accordingly. Unlike Redis, MEET answers once the node has been met
+//     (or with the reason it could not be), and FORGET is cluster-wide, not a 60-second ban.
 
 import (
 	"context"
@@ -65,12 +70,16 @@ var (
 		"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"COUNTKEYSINSLOT <slot>",
 		"    Return the number of keys in <slot>.",
+		"FORGET <node-id>",
+		"    Remove a node from the cluster.",
 		"GETKEYSINSLOT <slot> <count>",
 		"    Return key names stored by current node in a slot.",
 		"INFO",
 		"    Return information about the cluster.",
 		"KEYSLOT <key>",
 		"    Return the hash slot for <key>.",
+		"MEET <ip> <port> [<bus-port>]",
+		"    Connect nodes into a working cluster.",
 		"MYID",
 		"    Return the node id.",
 		"NODES",
@@ -128,12 +137,8 @@ var clusterRefused = []clusterRefusedSub{
 		"O(1)", clusterWhyLeaders},
 	{"flushslots", 2, FlagAdmin | FlagStale, "3.0.0", "Delete a node's own slots information",
 		"O(1)", clusterWhySlots},
-	{"forget", 3, FlagAdmin | FlagStale, "3.0.0", "Remove a node from the nodes table",
-		"O(1)", clusterWhyYet},
 	{"links", 2, FlagStale, "7.0.0", "Returns a list of all TCP links to and from peer nodes in cluster",
 		"O(N) where N is the total number of Cluster nodes", clusterWhyYet},
-	{"meet", -4, FlagAdmin | FlagStale, "3.0.0", "Force a node cluster to handshake with another node",
-		"O(1)", clusterWhyYet},
 	{"replicas", 3, FlagAdmin | FlagStale, "5.0.0", "List replica nodes of the specified master node",
 		"O(1)", clusterWhyReplicas},
 	{"replicate", 3, FlagAdmin | FlagStale, "3.0.0", "Reconfigure a node as a replica of the specified master node",
@@ -210,6 +215,10 @@ func clusterSpec() *Spec {
 			"O(1)", clusterCountKeysCmd),
 		sub("getkeysinslot", 4, FlagStale, "3.0.0", "Return local key names in the specified hash slot",
 			"O(log(N)) where N is the number of requested keys", clusterGetKeysCmd),
+		sub("meet", -4, FlagAdmin|FlagStale, "3.0.0", "Force a node cluster to handshake with another node",
+			"O(1)", clusterMeetCmd),
+		sub("forget", 3, FlagAdmin|FlagStale, "3.0.0", "Remove a node from the nodes table",
+			"O(1)", clusterForgetCmd),
 		sub("help", 2, FlagLoading|FlagStale, "5.0.0", "Show helpful text about the different subcommands",
 			"O(1)", genStaticHelp(clusterHelp)),
 	}
@@ -510,4 +519,30 @@ func clusterGetKeysCmd(ctx context.Context, s Server, args [][]byte) reply.Value
 		}
 		return reply.Array(keys...)
 	})
+}
+
+func clusterMeetCmd(ctx context.Context, s Server, args [][]byte) reply.Value {
+	if len(args) > 5 { // Redis' own check, past the table's arity (-4)
+		return reply.Err("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLUSTER HELP.")
+	}
+	host, portText := string(args[2]), string(args[3])
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return reply.Err("ERR Invalid TCP base port specified: " + portText)
+	}
+	busPort := port + 10000
+	if len(args) == 5 {
+		busText := string(args[4])
+		if busPort, err = strconv.Atoi(busText); err != nil || busPort < 0 || busPort > 65535 {
+			return reply.Err("ERR Invalid TCP bus port specified: " + busText)
+		}
+	}
+	if host == "" || busPort == 0 || busPort > 65535 || strings.ContainsAny(host, " \t\r\n") {
+		return reply.Err("ERR Invalid node address specified: " + host + ":" + portText)
+	}
+	return s.ClusterMeet(ctx, host, busPort)
+}
+
+func clusterForgetCmd(ctx context.Context, s Server, args [][]byte) reply.Value {
+	return s.ClusterForget(ctx, string(args[2]))
 }

@@ -278,8 +278,13 @@ func TestClusterKeysAndErrors(t *testing.T) {
 		{"CLUSTER FAILOVER TAKEOVER", "-ERR CLUSTER FAILOVER is not supported by ferricd: shard leaders are elected by raft"},
 		{"CLUSTER REPLICATE " + clusterName(2), "-ERR CLUSTER REPLICATE is not supported by ferricd: nodes replicate raft shards, not other nodes (see CLUSTER SHARDS)"},
 		{"CLUSTER RESET HARD", "-ERR CLUSTER RESET is not supported by ferricd: a node's slots and membership are managed by raft"},
-		{"CLUSTER MEET 127.0.0.1 7000", "-ERR CLUSTER MEET is not supported by ferricd yet"},
-		{"CLUSTER FORGET " + clusterName(2), "-ERR CLUSTER FORGET is not supported by ferricd yet"},
+		{"CLUSTER MEET 127.0.0.1 7000", "+meet 127.0.0.1 17000"},
+		{"CLUSTER MEET 127.0.0.1 7000 7500", "+meet 127.0.0.1 7500"},
+		{"CLUSTER MEET 127.0.0.1 x", "-ERR Invalid TCP base port specified: x"},
+		{"CLUSTER MEET 127.0.0.1 7000 70000", "-ERR Invalid TCP bus port specified: 70000"},
+		{"CLUSTER MEET 127.0.0.1 60000", "-ERR Invalid node address specified: 127.0.0.1:60000"},
+		{"CLUSTER MEET 127.0.0.1 7000 7500 9", "-ERR unknown subcommand or wrong number of arguments for 'MEET'. Try CLUSTER HELP."},
+		{"CLUSTER FORGET " + clusterName(2), "+forget " + clusterName(2)},
 		{"CLUSTER LINKS", "-ERR CLUSTER LINKS is not supported by ferricd yet"},
 	} {
 		args := clusterSplit(t, c.args)
@@ -308,9 +313,11 @@ func TestClusterKeysAndErrors(t *testing.T) {
 	want := strings.Join([]string{
 		"+CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"+COUNTKEYSINSLOT <slot>", "+    Return the number of keys in <slot>.",
+		"+FORGET <node-id>", "+    Remove a node from the cluster.",
 		"+GETKEYSINSLOT <slot> <count>", "+    Return key names stored by current node in a slot.",
 		"+INFO", "+    Return information about the cluster.",
 		"+KEYSLOT <key>", "+    Return the hash slot for <key>.",
+		"+MEET <ip> <port> [<bus-port>]", "+    Connect nodes into a working cluster.",
 		"+MYID", "+    Return the node id.",
 		"+NODES", "+    Return cluster configuration seen by node. Output format:",
 		"+    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
@@ -334,7 +341,7 @@ func TestClusterKeysAndErrors(t *testing.T) {
 			}
 		}
 	}
-	if len(implemented) != 9 {
+	if len(implemented) != 11 {
 		t.Errorf("implemented subcommands %v", implemented)
 	}
 }
@@ -379,7 +386,7 @@ func TestClusterCompatNotes(t *testing.T) {
 	for _, want := range []string{
 		"| `CLUSTER SLOTS` | cluster | yes | one range per raft shard",
 		"| `CLUSTER ADDSLOTS` | cluster | no | answers an error: slots are assigned to raft shards automatically |",
-		"| `CLUSTER MEET` | cluster | no | not supported yet: answers an error |",
+		"| `CLUSTER MEET` | cluster | yes | adds a node started with `cluster-join yes`",
 		"| `CLUSTER KEYSLOT` | cluster | yes |  |",
 	} {
 		if !strings.Contains(doc, want) {

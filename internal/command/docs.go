@@ -50,6 +50,8 @@ var compatNotes = map[string]compatNote{
 	"command|getkeysandflags": {"", "access flags from Redis 7.0's key specs"},
 	"cluster|info":            {"partial", "state from raft leadership; a node's config epoch is its id; message counters 0"},
 	"cluster|nodes":           {"partial", "every member is a master showing the shards it leads (it also follows others); no ping/pong times"},
+	"cluster|meet":            {"", "adds a node started with `cluster-join yes`; answers once it is met; replicas then move to it"},
+	"cluster|forget":          {"", "removes a member for good, cluster-wide; its replicas move to the others; its id is never reused"},
 	"cluster|slots":           {"", "one range per raft shard: leader, then connected followers; a shard without a leader is left out until one is elected"},
 	"cluster|shards":          {"partial", "one entry per raft shard, leader as master; replication-offset always 0"},
 	"cluster|countkeysinslot": {"", "every key of the slot, whichever node holds it"},

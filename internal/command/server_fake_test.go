@@ -1,6 +1,7 @@
 package command
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"sort"
@@ -184,6 +185,14 @@ func (c srvRewritingConfig) Rewrite() error {
 
 // Cluster implements Server: f.cluster when a test set one, else a standalone node leading
 // the single shard of all slots.
+func (f *srvFake) ClusterMeet(_ context.Context, host string, busPort int) reply.Value {
+	return reply.Simple(fmt.Sprintf("meet %s %d", host, busPort))
+}
+
+func (f *srvFake) ClusterForget(_ context.Context, name string) reply.Value {
+	return reply.Simple("forget " + name)
+}
+
 func (f *srvFake) Cluster(context.Context) ClusterView {
 	if f.cluster != nil {
 		return *f.cluster

@@ -180,6 +180,12 @@ type Server interface {
 	// Cluster describes the cluster for the CLUSTER commands (a standalone node is a
 	// cluster of one node leading every shard).
 	Cluster(ctx context.Context) ClusterView
+	// ClusterMeet adds the node whose cluster bus listens at host:busPort to this node's
+	// cluster and answers OK, or the error saying why it could not.
+	ClusterMeet(ctx context.Context, host string, busPort int) reply.Value
+	// ClusterForget removes the member called name (its 40-character name or its id) from
+	// the cluster for good.
+	ClusterForget(ctx context.Context, name string) reply.Value
 }
 
 // ClusterView is the cluster as the CLUSTER commands show it.

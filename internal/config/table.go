@@ -100,6 +100,8 @@ func table() []def {
 			used("This node's id in its cluster (>= 1). 0: the id recorded in the data directory, or 1 for a new node."),
 		str("cluster-peers", "").immutable().own().
 			used("Members of a new cluster, the same list on every node: id@host:bus-port,... (this node included). Empty: standalone. Recorded in the data directory at the first start; later starts use the recorded list."),
+		boolean("cluster-join", "no").immutable().own().
+			used("yes: start a new node that waits to be added to a running cluster by CLUSTER MEET on one of its members (needs node-id, an id never used in that cluster). Ignored once the data directory belongs to a cluster."),
 		boolean("enable-fault-injection", "no").immutable().own().
 			used("For tests only: serve POST /debug/faults on the metrics port, which drops cluster bus traffic between chosen nodes."),
 		boolean("cluster-redirect", "no").immutable().own().

@@ -28,7 +28,10 @@ func (n *Node) balanceLoop(ctx context.Context) {
 
 // balanceOnce starts at most one leadership transfer; it reports whether it did.
 func (n *Node) balanceOnce() bool {
-	members := n.memberIDs()
+	members := n.activeIDs()
+	if len(members) == 0 {
+		return false
+	}
 	led := make(map[uint64]int, len(members))
 	for i := range n.byID {
 		l := n.leaderOf(uint64(i + 1))
@@ -42,7 +45,7 @@ func (n *Node) balanceOnce() bool {
 	if led[n.self] <= most {
 		return false
 	}
-	for _, s := range n.shards {
+	for _, s := range n.localShards() {
 		st := s.Status()
 		if !st.IsLeader {
 			continue

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ type ClusterConfig struct {
 	Redirect bool
 	// Faults injects network faults into the bus (tests); may be nil.
 	Faults *cluster.Faults
+	// Join starts a new node (empty data directory, no Peers) that waits to be added to a
+	// running cluster by CLUSTER MEET on one of its members.
+	Join bool
 }
 
 // Clustered reports whether the node is a member of a multi-node cluster.
@@ -37,28 +41,13 @@ func (n *Node) newBus(cc *ClusterConfig) (*cluster.Transport, error) {
 		NodeID:     n.self,
 		ListenAddr: cc.ListenAddr,
 		ClientAddr: cc.ClientAddr,
-		Peers:      n.members,
+		Peers:      n.busPeers(cc),
 		Shards:     n.routes.Shards(),
 		Handler:    busHandler{n},
 		Logger:     n.log.With("component", "cluster-bus"),
 		Faults:     cc.Faults,
 	})
 }
-
-// memberIDs returns the ids of every member (just this node when standalone).
-func (n *Node) memberIDs() []uint64 {
-	if len(n.members) == 0 {
-		return []uint64{n.self}
-	}
-	ids := make([]uint64, len(n.members))
-	for i, p := range n.members {
-		ids[i] = p.ID
-	}
-	return ids
-}
-
-// replicasOf returns the nodes holding shard id.
-func (n *Node) replicasOf(id uint64) []uint64 { return cluster.Replicas(id, n.memberIDs()) }
 
 // NodeName is the 40-character name Redis Cluster commands show for node id.
 func NodeName(id uint64) string {
@@ -151,19 +140,53 @@ func (t *leaderTable) learn(id, term, leader uint64) {
 	}
 }
 
+// Gossip bodies start with a tag.
+const (
+	gossipLeaders   byte = 'L' // { uvarint shard | uvarint term | uvarint leader }*
+	gossipDirectory byte = 'D' // cluster.Directory.Encode()
+)
+
+// directoryEvery is how many leader gossip rounds pass between two of the directory.
+const directoryEvery = 5
+
+// busPeers is the member list the bus starts with: the active members, or just this node
+// (at the bus address it listens on) when it waits to be met.
+func (n *Node) busPeers(cc *ClusterConfig) []cluster.Peer {
+	peers := n.directory().Active()
+	if !slices.ContainsFunc(peers, func(p cluster.Peer) bool { return p.ID == n.self }) {
+		peers = append(peers, cluster.Peer{ID: n.self, BusAddr: cc.ListenAddr})
+	}
+	return peers
+}
+
+func directoryGossip(d cluster.Directory) []byte {
+	return append([]byte{gossipDirectory}, d.Encode()...)
+}
+
+// gossipDirectory sends the directory to every connected peer.
+func (n *Node) gossipDirectory() {
+	if d := n.directory(); d.Len() > 0 {
+		n.bus.Broadcast(directoryGossip(d))
+	}
+}
+
 // gossipLoop tells every peer, a few times a second, the leaders of the shards replicated
-// here, so that nodes without a replica of a shard know where to forward its commands.
+// here, so that nodes without a replica of a shard know where to forward its commands; and,
+// every directoryEvery rounds, the directory, so that members converge on it.
 func (n *Node) gossipLoop(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
-	for {
+	for round := 0; ; round++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		var b []byte
-		for _, s := range n.shards {
+		if round%directoryEvery == 0 {
+			n.gossipDirectory()
+		}
+		b := []byte{gossipLeaders}
+		for _, s := range n.localShards() {
 			st := s.Status()
 			if st.LeaderID == 0 {
 				continue
@@ -172,7 +195,7 @@ func (n *Node) gossipLoop(ctx context.Context) {
 			b = binary.AppendUvarint(b, st.Term)
 			b = binary.AppendUvarint(b, st.LeaderID)
 		}
-		if len(b) > 0 {
+		if len(b) > 1 {
 			n.bus.Broadcast(b)
 		}
 	}
@@ -198,6 +221,24 @@ func (h busHandler) HandleRequest(ctx context.Context, from uint64, req []byte) 
 }
 
 func (h busHandler) HandleGossip(from uint64, body []byte) {
+	if len(body) == 0 {
+		return
+	}
+	tag, body := body[0], body[1:]
+	if tag == gossipDirectory {
+		d, err := cluster.DecodeDirectory(body)
+		if err != nil {
+			h.n.log.Warn("undecodable directory gossip", "from", from, "err", err)
+			return
+		}
+		if _, err := h.n.learnDirectory(d); err != nil {
+			h.n.log.Error("record gossiped directory", "from", from, "err", err)
+		}
+		return
+	}
+	if tag != gossipLeaders {
+		return
+	}
 	for len(body) > 0 {
 		var v [3]uint64
 		for i := range v {
@@ -239,5 +280,5 @@ func (h busHandler) local(id uint64) *shard.Shard {
 	if id < 1 || id > uint64(len(h.n.byID)) {
 		return nil
 	}
-	return h.n.byID[id-1]
+	return h.n.byID[id-1].Load()
 }

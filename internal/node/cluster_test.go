@@ -181,10 +181,10 @@ func TestLeadershipSpreadsOverMembers(t *testing.T) {
 	c := startMembers(t, 3)
 	c.waitWritable(0)
 	// Put every leader on node 1, then let the balancers spread them again.
-	for _, s := range c.nodes[1].shards {
+	for _, s := range c.nodes[1].localShards() {
 		s.TransferLeadership(1)
 	}
-	for _, s := range c.nodes[2].shards {
+	for _, s := range c.nodes[2].localShards() {
 		s.TransferLeadership(1)
 	}
 	leaders := func() map[uint64]int {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
 
 	"ferricd/internal/command"
@@ -12,7 +13,12 @@ import (
 // shard with its slot range, leader and replicas.
 func (n *Node) Cluster(ctx context.Context) command.ClusterView {
 	v := command.ClusterView{Self: n.self}
-	for _, id := range n.memberIDs() {
+	ids := n.activeIDs()
+	if !slices.Contains(ids, n.self) {
+		ids = append(ids, n.self) // waiting to be met, or removed: still itself
+		slices.Sort(ids)
+	}
+	for _, id := range ids {
 		cn := command.ClusterNode{ID: id, Name: NodeName(id), Connected: id == n.self}
 		if host, port, err := net.SplitHostPort(n.clientAddr(id)); err == nil {
 			cn.Host = host
@@ -37,12 +43,10 @@ func (n *Node) Cluster(ctx context.Context) command.ClusterView {
 // busPort returns node id's cluster bus port from the member list (standalone: the
 // configured one).
 func (n *Node) busPort(id uint64) int {
-	for _, p := range n.members {
-		if p.ID == id {
-			_, port, _ := net.SplitHostPort(p.BusAddr)
-			v, _ := strconv.Atoi(port)
-			return v
-		}
+	if m, ok := n.directory().Get(id); ok {
+		_, port, _ := net.SplitHostPort(m.BusAddr)
+		v, _ := strconv.Atoi(port)
+		return v
 	}
 	if n.cfg.Cluster != nil {
 		_, port, _ := net.SplitHostPort(n.cfg.Cluster.ListenAddr)

@@ -29,7 +29,7 @@ func (n *Node) expiryLoop(ctx context.Context) {
 			n.ops.add(n.now(), n.cfg.Info.Snapshot().CommandsProcessed)
 		}
 		n.sampleMemory()
-		for _, s := range n.shards {
+		for _, s := range n.localShards() {
 			if !s.Status().IsLeader {
 				continue
 			}

@@ -120,8 +120,12 @@ func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
 	calls := make([]resp.Call, 0, len(argsList))
 	idx := make([]int, 0, len(argsList))
 	for i, args := range argsList {
-		if string(args[0]) == flushOp {
+		switch string(args[0]) {
+		case flushOp:
 			out[i] = n.flushLocal(ctx, args)
+			continue
+		case confOp:
+			out[i] = n.confLocal(args)
 			continue
 		}
 		spec := n.table.Lookup(args)

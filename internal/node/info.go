@@ -200,12 +200,12 @@ func (n *Node) Info(_ context.Context, sections []string) string {
 		w("master_failover_state", "no-failover")
 		w("master_repl_offset", 0)
 		leading := 0
-		for _, s := range n.shards {
+		for _, s := range n.localShards() {
 			if s.Status().IsLeader {
 				leading++
 			}
 		}
-		w("raft_shards", len(n.shards))
+		w("raft_shards", len(n.localShards()))
 		w("raft_shards_leading", leading)
 	})
 	section("cpu", "CPU", func(w func(string, any)) {

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,11 +95,16 @@ type Node struct {
 	cfg    Config
 	db     *pebble.DB
 	routes *routing.Table
-	shards []*shard.Shard // the local replicas, in shard id order
-	byID   []*shard.Shard // byID[id-1]: the local replica of shard id, nil if none here
-	self   uint64
-	// Cluster state; all nil/empty on a standalone node.
-	members  []cluster.Peer
+	// byID[id-1] is the local replica of shard id, nil if none here. Replicas come and go at
+	// run time in a cluster (placement.go); replicaMu serializes starting and destroying them.
+	byID      []atomic.Pointer[shard.Shard]
+	replicaMu sync.Mutex
+	closing   atomic.Bool
+	self      uint64
+	// Cluster state; all nil/empty on a standalone node. dir is the member directory
+	// (members.go); dirMu serializes its changes and their recording.
+	dir      atomic.Pointer[cluster.Directory]
+	dirMu    sync.Mutex
 	bus      *cluster.Transport
 	leaders  leaderTable
 	redirect bool
@@ -153,11 +157,16 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Cluster != nil {
 		given = cfg.Cluster.Peers
 	}
-	mem, err := checkMembership(cfg.DB, cfg.NodeID, given)
+	join := cfg.Cluster != nil && cfg.Cluster.Join
+	fresh, err := isFreshDir(cfg.DB)
 	if err != nil {
 		return nil, err
 	}
-	if len(mem.peers) > 0 && cfg.Cluster == nil {
+	mem, err := checkMembership(cfg.DB, cfg.NodeID, given, join)
+	if err != nil {
+		return nil, err
+	}
+	if mem.cluster && cfg.Cluster == nil {
 		return nil, errors.New("the data directory belongs to a cluster member; start it with its cluster options")
 	}
 	cfg.NodeID = mem.self
@@ -169,52 +178,22 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		cfg: cfg, db: cfg.DB, routes: routes, counts: counts, table: cfg.Table,
 		obs: cfg.Observer, log: cfg.Logger, now: cfg.Clock, start: cfg.Clock(),
 		runID: newRunID(), cache: keyspace.NewMetaCache(cfg.CacheBytes), blocked: newBlockedClients(),
-		self: mem.self, members: mem.peers, byID: make([]*shard.Shard, routes.Shards()),
+		self: mem.self, byID: make([]atomic.Pointer[shard.Shard], routes.Shards()),
 		leaderSeen: make([]atomic.Int64, routes.Shards()),
 	}
+	n.dir.Store(&mem.dir)
 	for i := range n.leaderSeen {
 		n.leaderSeen[i].Store(time.Now().UnixNano())
 	}
-	var transport shard.Transport
-	if len(mem.peers) > 0 {
+	if mem.cluster {
 		n.redirect = cfg.Cluster.Redirect
 		if n.bus, err = n.newBus(cfg.Cluster); err != nil {
 			return nil, err
 		}
-		transport = n.bus
 	}
-	for id := uint64(1); id <= uint64(routes.Shards()); id++ {
-		replicas := n.replicasOf(id)
-		if !slices.Contains(replicas, n.self) {
-			continue
-		}
-		var obs shard.Observer
-		if cfg.Observer != nil {
-			obs = cfg.Observer
-		}
-		s, err := shard.Start(ctx, shard.Config{
-			ShardID:      id,
-			NodeID:       n.self,
-			Peers:        replicas,
-			DB:           cfg.DB,
-			SM:           n,
-			Observer:     obs,
-			Logger:       cfg.Logger.With("shard", id),
-			Transport:    transport,
-			TickInterval: cfg.TickInterval,
-			FS:           cfg.FS,
-			SnapshotDir:  cfg.SnapshotDir,
-
-			LogTruncateInterval: cfg.RaftLog.TruncateInterval,
-			LogKeepEntries:      cfg.RaftLog.KeepEntries,
-			LogMaxLagEntries:    cfg.RaftLog.MaxLagEntries,
-		})
-		if err != nil {
-			n.stopShards()
-			return nil, fmt.Errorf("start shard %d: %w", id, err)
-		}
-		n.shards = append(n.shards, s)
-		n.byID[id-1] = s
+	if err := n.startReplicas(ctx, fresh); err != nil {
+		n.stopShards()
+		return nil, err
 	}
 	if n.bus != nil {
 		if err := n.bus.Start(ctx); err != nil {
@@ -239,6 +218,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			n.placementLoop(loopCtx)
+		}()
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
 			n.balanceLoop(loopCtx)
 		}()
 	}
@@ -247,6 +231,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 
 // Close stops the background loops and the shards. The caller closes the DB afterwards.
 func (n *Node) Close() {
+	n.closing.Store(true)
 	n.cancel()
 	n.wg.Wait()
 	// The bus first: nothing inbound reaches a stopped shard, and forwarded requests end.
@@ -257,15 +242,29 @@ func (n *Node) Close() {
 }
 
 func (n *Node) stopShards() {
-	for _, s := range n.shards {
+	n.replicaMu.Lock()
+	defer n.replicaMu.Unlock()
+	for _, s := range n.localShards() {
 		s.Stop()
 	}
 }
 
+// localShards returns the local replicas, in shard id order.
+func (n *Node) localShards() []*shard.Shard {
+	out := make([]*shard.Shard, 0, len(n.byID))
+	for i := range n.byID {
+		if s := n.byID[i].Load(); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Shards returns the status of every local shard.
 func (n *Node) Shards() []shard.Status {
-	out := make([]shard.Status, len(n.shards))
-	for i, s := range n.shards {
+	local := n.localShards()
+	out := make([]shard.Status, len(local))
+	for i, s := range local {
 		out[i] = s.Status()
 	}
 	return out
@@ -275,7 +274,7 @@ func (n *Node) Shards() []shard.Status {
 func (n *Node) Counts() *keyspace.Counts { return n.counts }
 
 // shardFor returns the local replica of shard id, or nil if it has none here.
-func (n *Node) shardFor(id uint64) *shard.Shard { return n.byID[id-1] }
+func (n *Node) shardFor(id uint64) *shard.Shard { return n.byID[id-1].Load() }
 
 func (n *Node) nowMs() int64 { return n.now().UnixMilli() }
 
@@ -346,7 +345,9 @@ func submitErr(err error) reply.Value {
 	case errors.Is(err, shard.ErrTryAgain), errors.Is(err, shard.ErrNotLeader), errors.Is(err, shard.ErrDropped):
 		return reply.ErrTryAgain
 	case errors.Is(err, shard.ErrStopped):
-		return reply.Err("ERR server is shutting down")
+		// The node is shutting down, or the replica was just moved to other nodes; either
+		// way, another node (or this one, forwarding) can take the command.
+		return reply.Err("TRYAGAIN the shard's replica on this node stopped (shutdown, or the replica moved); retry")
 	case errors.Is(err, context.DeadlineExceeded):
 		return reply.Err("TRYAGAIN write timed out waiting for its shard; it may or may not have been applied")
 	}

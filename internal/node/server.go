@@ -35,10 +35,11 @@ var errNotAllLocal = errors.New("not every shard has a replica on this node")
 // barrierAll passes the read barrier of every shard; all must be local. On a standalone node
 // (or a leader of everything) it costs nothing.
 func (n *Node) barrierAll(ctx context.Context) error {
-	if len(n.shards) != len(n.byID) {
+	local := n.localShards()
+	if len(local) != len(n.byID) {
 		return errNotAllLocal
 	}
-	for _, s := range n.shards {
+	for _, s := range local {
 		if err := s.ReadBarrier(ctx); err != nil {
 			return err
 		}
@@ -67,8 +68,9 @@ func (n *Node) submitFlush(s *shard.Shard) *pending {
 func (n *Node) FlushAll(ctx context.Context) error {
 	ps := make([]*pending, 0, len(n.byID))
 	var seg segment
-	for i, s := range n.byID {
+	for i := range n.byID {
 		id := uint64(i + 1)
+		s := n.shardFor(id)
 		if s != nil && (n.bus == nil || s.Status().IsLeader) {
 			ps = append(ps, n.submitFlush(s))
 			continue

@@ -15,8 +15,9 @@ func (n *Node) MetricSources() metrics.Sources {
 	all := routing.Range{Start: 0, End: routing.NumSlots}
 	return metrics.Sources{
 		Shards: func() []metrics.ShardStatus {
-			out := make([]metrics.ShardStatus, len(n.shards))
-			for i, s := range n.shards {
+			local := n.localShards()
+			out := make([]metrics.ShardStatus, len(local))
+			for i, s := range local {
 				st := s.Status()
 				out[i] = metrics.ShardStatus{Shard: st.ShardID, LeaderID: st.LeaderID, Term: st.Term,
 					Commit: st.Commit, Applied: st.Applied, IsLeader: st.IsLeader}
@@ -32,7 +33,7 @@ func (n *Node) MetricSources() metrics.Sources {
 // readyErr is nil once every local shard has a leader.
 func (n *Node) readyErr() error {
 	var missing []uint64
-	for _, s := range n.shards {
+	for _, s := range n.localShards() {
 		if s.Status().LeaderID == 0 {
 			missing = append(missing, s.ID())
 		}
@@ -40,7 +41,7 @@ func (n *Node) readyErr() error {
 	if len(missing) > 0 {
 		return fmt.Errorf("shards without a leader: %v", missing)
 	}
-	if len(n.shards) == 0 {
+	if len(n.localShards()) == 0 {
 		return errors.New("no shards")
 	}
 	return nil
