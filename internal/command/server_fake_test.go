@@ -1,9 +1,9 @@
 package command
 
 import (
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"

@@ -43,4 +43,3 @@ var (
 	nodeIDKey  = []byte{store.PrefixNode, 'n', 'o', 'd', 'e', '-', 'i', 'd'}
 	membersKey = []byte{store.PrefixNode, 'p', 'e', 'e', 'r', 's'}
 )
-
