@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 )
 
@@ -35,17 +36,33 @@ type Member struct {
 // Directory is a set of members sorted by id. The zero value is empty; values are never
 // modified in place (methods return new ones), so they may be shared between goroutines.
 type Directory struct {
+	// id names the cluster: nodes of different clusters never merge their directories. It
+	// is derived from the bootstrap member list, so the nodes bootstrapping a cluster agree on
+	// it without talking; a node waiting to be met has none (0) until it adopts one.
+	id      uint64
 	members []Member
 }
 
-// NewDirectory returns a directory of active members.
+// NewDirectory returns a directory of active members, named after them.
 func NewDirectory(peers []Peer) Directory {
 	var d Directory
 	for _, p := range peers {
 		d, _ = d.With(Member{Peer: p, State: Active})
 	}
+	if len(peers) > 0 {
+		h := fnv.New64a()
+		h.Write([]byte(FormatPeers(d.Active())))
+		d.id = h.Sum64() | 1 // never 0
+	}
 	return d
 }
+
+// ClusterID names the directory's cluster (0: none yet).
+func (d Directory) ClusterID() uint64 { return d.id }
+
+// SameCluster reports whether o may be merged into d: both name the same cluster, or one
+// names none.
+func (d Directory) SameCluster(o Directory) bool { return d.id == 0 || o.id == 0 || d.id == o.id }
 
 // Members returns every member, removed ones included, sorted by id.
 func (d Directory) Members() []Member { return slices.Clone(d.members) }
@@ -98,7 +115,7 @@ func (d Directory) With(m Member) (Directory, bool) {
 		out = append(out, d.members[:i]...)
 		out = append(out, m)
 		out = append(out, d.members[i:]...)
-		return Directory{members: out}, true
+		return Directory{id: d.id, members: out}, true
 	}
 	cur := d.members[i]
 	next := cur
@@ -111,12 +128,16 @@ func (d Directory) With(m Member) (Directory, bool) {
 	}
 	out := slices.Clone(d.members)
 	out[i] = next
-	return Directory{members: out}, true
+	return Directory{id: d.id, members: out}, true
 }
 
-// Merge returns the union of d and o, and whether it differs from d.
+// Merge returns the union of d and o, and whether it differs from d. The caller checks
+// SameCluster first; d's cluster id is kept unless it has none.
 func (d Directory) Merge(o Directory) (Directory, bool) {
 	changed := false
+	if d.id == 0 && o.id != 0 {
+		d.id, changed = o.id, true
+	}
 	for _, m := range o.members {
 		var c bool
 		if d, c = d.With(m); c {
@@ -127,13 +148,14 @@ func (d Directory) Merge(o Directory) (Directory, bool) {
 }
 
 // directoryVersion starts an encoded directory.
-const directoryVersion byte = 1
+const directoryVersion byte = 2
 
 // Encode returns the directory's wire and disk form:
 //
-//	version(1B) | count uvarint | { id uvarint | state(1B) | addr length uvarint | addr }*
+//	version(1B) | cluster id (8B BE) | count uvarint | { id uvarint | state(1B) | addr length uvarint | addr }*
 func (d Directory) Encode() []byte {
 	b := []byte{directoryVersion}
+	b = binary.BigEndian.AppendUint64(b, d.id)
 	b = binary.AppendUvarint(b, uint64(len(d.members)))
 	for _, m := range d.members {
 		b = binary.AppendUvarint(b, m.ID)
@@ -146,14 +168,14 @@ func (d Directory) Encode() []byte {
 
 // DecodeDirectory parses Encode's output, checking every entry.
 func DecodeDirectory(b []byte) (Directory, error) {
-	if len(b) == 0 || b[0] != directoryVersion {
+	if len(b) < 9 || b[0] != directoryVersion {
 		return Directory{}, errors.New("cluster directory: unknown encoding")
 	}
-	count, b, err := takeUvarint(b[1:])
+	d := Directory{id: binary.BigEndian.Uint64(b[1:9])}
+	count, b, err := takeUvarint(b[9:])
 	if err != nil || count > uint64(len(b)) {
 		return Directory{}, errors.New("cluster directory: bad member count")
 	}
-	var d Directory
 	for range count {
 		var id, n uint64
 		if id, b, err = takeUvarint(b); err != nil || id == 0 || len(b) == 0 {

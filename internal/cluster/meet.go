@@ -3,7 +3,6 @@ package cluster
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -92,9 +91,6 @@ func (t *Transport) Meet(ctx context.Context, addr string, decide MeetFunc) (uin
 
 // met serves the acceptor's side of a meet connection.
 func (t *Transport) met(c net.Conn, r *bufio.Reader, h hello) error {
-	if h.from == t.cfg.NodeID {
-		return errors.New("meet: a node cannot meet itself")
-	}
 	if err := writeHello(c, t.helloFor(connMeet, h.from)); err != nil {
 		return err
 	}

@@ -46,6 +46,25 @@ func TestDirectoryMergeConverges(t *testing.T) {
 	}
 }
 
+func TestDirectoryClusterID(t *testing.T) {
+	a := NewDirectory([]Peer{{2, "b:1"}, {1, "a:1"}})
+	b := NewDirectory([]Peer{{1, "a:1"}, {2, "b:1"}})
+	if a.ClusterID() != b.ClusterID() {
+		t.Fatal("the same bootstrap list in another order names another cluster")
+	}
+	c := NewDirectory([]Peer{{1, "a:1"}, {2, "b:2"}})
+	if a.SameCluster(c) {
+		t.Fatal("different bootstrap lists name the same cluster")
+	}
+	var joiner Directory
+	if !joiner.SameCluster(a) {
+		t.Fatal("a node waiting to be met cannot adopt a directory")
+	}
+	if got, _ := joiner.Merge(a); got.ClusterID() != a.ClusterID() {
+		t.Fatal("adopting a directory did not adopt its cluster id")
+	}
+}
+
 func TestDirectoryRemovedStaysRemoved(t *testing.T) {
 	d := NewDirectory([]Peer{{1, "a:1"}, {2, "b:1"}})
 	d, _ = d.With(member(2, "b:1", Removed))
@@ -68,7 +87,12 @@ func TestDirectoryEncodeRoundTrip(t *testing.T) {
 		t.Fatalf("round trip gave %q, want %q", dirString(back), dirString(d))
 	}
 	enc := d.Encode()
-	for _, bad := range [][]byte{nil, {9}, enc[:len(enc)-1], append(slices.Clone(enc), 0), {1, 1, 0, 1, 0}, {1, 1, 5, 3, 0}} {
+	if back.ClusterID() != d.ClusterID() || d.ClusterID() == 0 {
+		t.Fatalf("cluster id %x after the round trip, want %x (non-zero)", back.ClusterID(), d.ClusterID())
+	}
+	zero := make([]byte, 8)
+	for _, bad := range [][]byte{nil, {9}, enc[:len(enc)-1], append(slices.Clone(enc), 0),
+		append(append([]byte{2}, zero...), 1, 0, 1, 0), append(append([]byte{2}, zero...), 1, 5, 3, 0)} {
 		if _, err := DecodeDirectory(bad); err == nil {
 			t.Errorf("DecodeDirectory(%x) accepted garbage", bad)
 		}

@@ -71,7 +71,10 @@ func (n *Node) leaderOf(id uint64) uint64 {
 	var l uint64
 	if s := n.shardFor(id); s != nil {
 		l = s.Status().LeaderID
-	} else {
+	}
+	if l == 0 {
+		// No local replica, or one that has not heard from its leader (a replica just
+		// placed here waits for the leader to add it): what peers gossip.
 		l = n.leaders.get(id)
 	}
 	if l != 0 {

@@ -21,6 +21,9 @@ import (
 type members struct {
 	t     *testing.T
 	peers []cluster.Peer
+	// initial is how many of peers bootstrapped the cluster; the others were added later
+	// (started with Join).
+	initial int
 	fs    []vfs.FS
 	dbs   []*pebble.DB
 	nodes []*Node
@@ -28,18 +31,9 @@ type members struct {
 
 func startMembers(t *testing.T, n int) *members {
 	t.Helper()
-	c := &members{t: t, peers: make([]cluster.Peer, n), fs: make([]vfs.FS, n), dbs: make([]*pebble.DB, n), nodes: make([]*Node, n)}
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.peers[i] = cluster.Peer{ID: uint64(i + 1), BusAddr: ln.Addr().String()}
-		ln.Close()
-		c.fs[i] = vfs.NewMem()
-		if c.dbs[i], err = store.Open(store.Options{Dir: "db", FS: c.fs[i]}); err != nil {
-			t.Fatal(err)
-		}
+	c := &members{t: t, initial: n}
+	for range n {
+		c.addSlot()
 	}
 	t.Cleanup(func() {
 		for i := range c.nodes {
@@ -57,15 +51,46 @@ func startMembers(t *testing.T, n int) *members {
 	return c
 }
 
+// addSlot makes room for one more node: a bus address, a filesystem and a DB.
+func (c *members) addSlot() int {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	i := len(c.peers)
+	c.peers = append(c.peers, cluster.Peer{ID: uint64(i + 1), BusAddr: ln.Addr().String()})
+	ln.Close()
+	fs := vfs.NewMem()
+	db, err := store.Open(store.Options{Dir: "db", FS: fs})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.fs, c.dbs, c.nodes = append(c.fs, fs), append(c.dbs, db), append(c.nodes, nil)
+	return i
+}
+
+// addJoiner starts a new node waiting to be met and returns its index.
+func (c *members) addJoiner() int {
+	c.t.Helper()
+	i := c.addSlot()
+	c.start(i)
+	return i
+}
+
 func (c *members) start(i int) {
 	c.t.Helper()
+	cc := &ClusterConfig{Peers: c.peers[:c.initial], ListenAddr: c.peers[i].BusAddr, ClientAddr: fmt.Sprintf("127.0.0.1:%d", 7100+i)}
+	if i >= c.initial {
+		cc.Peers, cc.Join = nil, true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	n, err := Open(ctx, Config{
 		DB: c.dbs[i], Shards: testShards, Table: testTable, Params: testParams{}, NodeID: uint64(i + 1),
 		TickInterval: 20 * time.Millisecond, FS: c.fs[i], SnapshotDir: "db/snapshots",
 		RaftLog: RaftLogConfig{TruncateInterval: 20, KeepEntries: 5, MaxLagEntries: 50},
-		Cluster: &ClusterConfig{Peers: c.peers, ListenAddr: c.peers[i].BusAddr, ClientAddr: fmt.Sprintf("127.0.0.1:%d", 7100+i)},
+		Cluster: cc,
 	})
 	if err != nil {
 		c.t.Fatalf("open node %d: %v", i+1, err)
@@ -83,11 +108,18 @@ func (c *members) stop(i int) {
 // exec runs one pipeline segment on node i (readOnly: as a READONLY client).
 func (c *members) exec(i int, readOnly bool, cmds ...[]string) []reply.Value {
 	c.t.Helper()
+	return c.execOn(c.nodes[i], readOnly, cmds...)
+}
+
+// execOn is exec on a node held by the caller (goroutines other than the test's must not
+// read c.nodes, which the test may grow).
+func (c *members) execOn(n *Node, readOnly bool, cmds ...[]string) []reply.Value {
+	c.t.Helper()
 	cs := calls(c.t, cmds)
 	out := make([]reply.Value, len(cs))
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c.nodes[i].exec(ctx, cs, out, execOpts{readOnly: readOnly})
+	n.exec(ctx, cs, out, execOpts{readOnly: readOnly})
 	return out
 }
 

@@ -27,6 +27,9 @@ func (n *Node) learnDirectory(d cluster.Directory) (cluster.Directory, error) {
 	n.dirMu.Lock()
 	defer n.dirMu.Unlock()
 	cur := n.directory()
+	if !cur.SameCluster(d) {
+		return cur, fmt.Errorf("directory of cluster %x offered to a member of cluster %x", d.ClusterID(), cur.ClusterID())
+	}
 	merged, changed := cur.Merge(d)
 	if !changed {
 		return cur, nil
@@ -73,10 +76,8 @@ func (h busHandler) AdoptDirectory(from uint64, body []byte) error {
 	if n.removedSelf() {
 		return fmt.Errorf("node %d was removed from its cluster", n.self)
 	}
-	if cur := n.directory(); cur.Len() > 0 {
-		if _, ok := cur.Get(from); !ok {
-			return fmt.Errorf("node %d already belongs to another cluster", n.self)
-		}
+	if !n.directory().SameCluster(d) {
+		return fmt.Errorf("node %d already belongs to another cluster", n.self)
 	}
 	_, err = n.learnDirectory(d)
 	return err
@@ -91,18 +92,17 @@ func (n *Node) ClusterMeet(ctx context.Context, host string, busPort int) reply.
 		return reply.Err("ERR this node has not joined a cluster yet: run CLUSTER MEET on a member of the cluster")
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(busPort))
+	// The node adopts the directory with itself in it before this node records it: a
+	// node that refuses (it belongs to another cluster) never becomes a member. If this
+	// node fails in between, running MEET again finishes the job.
 	var refusal error
+	var next cluster.Directory
 	id, err := n.bus.Meet(ctx, addr, func(id uint64, _ string) ([]byte, error) {
 		if refusal = n.admit(id, addr); refusal != nil {
 			return nil, refusal
 		}
-		merged, err := n.learnDirectory(cluster.NewDirectory([]cluster.Peer{{ID: id, BusAddr: addr}}))
-		if err != nil {
-			refusal = errors.New("could not record the new member")
-			n.log.Error("cluster meet: record directory", "err", err)
-			return nil, refusal
-		}
-		return merged.Encode(), nil
+		next, _ = n.directory().With(cluster.Member{Peer: cluster.Peer{ID: id, BusAddr: addr}, State: cluster.Active})
+		return next.Encode(), nil
 	})
 	switch {
 	case refusal != nil:
@@ -114,6 +114,10 @@ func (n *Node) ClusterMeet(ctx context.Context, host string, busPort int) reply.
 	case err != nil:
 		n.log.Warn("cluster meet", "addr", addr, "err", err)
 		return reply.Err("ERR Invalid node address specified: no ferricd cluster bus answered at " + addr)
+	}
+	if _, err := n.learnDirectory(next); err != nil {
+		n.log.Error("cluster meet: record directory", "err", err)
+		return reply.Err("ERR could not record the new member; run CLUSTER MEET again")
 	}
 	n.gossipDirectory()
 	return reply.OK
