@@ -24,9 +24,9 @@ type members struct {
 	// initial is how many of peers bootstrapped the cluster; the others were added later
 	// (started with Join).
 	initial int
-	fs    []vfs.FS
-	dbs   []*pebble.DB
-	nodes []*Node
+	fs      []vfs.FS
+	dbs     []*pebble.DB
+	nodes   []*Node
 }
 
 func startMembers(t *testing.T, n int) *members {
