@@ -84,6 +84,7 @@ type Process struct {
 	Port int
 	// MetricsPort serves /metrics (and /debug/faults with --enable-fault-injection); 0: off.
 	MetricsPort int
+	BusPort     int // the cluster bus port of a cluster member, 0 otherwise
 	Dir         string
 	bin         string
 	args        []string
@@ -267,10 +268,32 @@ func StartCluster(t testing.TB, n int, extra ...string) []*Process {
 			"--metrics-port", strconv.Itoa(metricsPort), "--node-id", strconv.Itoa(i + 1),
 			"--cluster-port", strconv.Itoa(busPorts[i]), "--cluster-peers", strings.Join(peers, ",")}
 		nodes[i] = &Process{t: t, Name: fmt.Sprintf("ferricd-node%d", i+1), Port: ports[i], MetricsPort: metricsPort,
-			Dir: dir, bin: Binary(t), args: append(args, extra...)}
+			BusPort: busPorts[i], Dir: dir, bin: Binary(t), args: append(args, extra...)}
 	}
 	for _, p := range nodes {
 		p.start()
 	}
 	return nodes
+}
+
+// StartJoiner starts a ferricd node with node id `id` that waits to be added to a running
+// cluster by CLUSTER MEET (cluster-join); BusPort says where to meet it.
+func StartJoiner(t testing.TB, id int, extra ...string) *Process {
+	t.Helper()
+	dir := t.TempDir()
+	port, busPort, metricsPort := FreePort(t), FreePort(t), FreePort(t)
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", filepath.Join(dir, "data"),
+		"--metrics-port", strconv.Itoa(metricsPort), "--node-id", strconv.Itoa(id),
+		"--cluster-port", strconv.Itoa(busPort), "--cluster-join", "yes"}
+	p := &Process{t: t, Name: fmt.Sprintf("ferricd-node%d", id), Port: port, MetricsPort: metricsPort, BusPort: busPort,
+		Dir: dir, bin: Binary(t), args: append(args, extra...)}
+	p.start()
+	return p
+}
+
+// RunToExit runs the binary again with the same arguments and data dir and waits for it to
+// exit (ctx bounds it): for checking that a start is refused. It returns the output.
+func (p *Process) RunToExit(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, p.bin, p.args...).CombinedOutput()
+	return string(out), err
 }

@@ -212,6 +212,8 @@ func TestBadClusterOptionsAreRefusedAtStart(t *testing.T) {
 		{"--node-id 3 --cluster-peers 1@127.0.0.1:17001,2@127.0.0.1:17002", "not in the list"},
 		{"--cluster-peers 1@127.0.0.1:17001", "needs node-id"},
 		{"--node-id 1 --cluster-peers 1@nowhere", "<host>:<port>"},
+		{"--cluster-join yes", "cluster-join needs node-id"},
+		{"--node-id 4 --cluster-join yes --cluster-peers 1@127.0.0.1:17001,4@127.0.0.1:17004", "exclude each other"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		args := append(strings.Fields(tc.args), "--port", "0", "--metrics-port", "0", "--dir", t.TempDir())
