@@ -5,6 +5,10 @@
 #                               metrics 9201-9203), wait until they answer PING
 #   scripts/cluster.sh stop     SIGTERM every node, SIGKILL those still running after 20 s
 #   scripts/cluster.sh status   which nodes run
+#   scripts/cluster.sh add N    start node N (N >= 4) with --cluster-join and have node 1 meet
+#                               it (CLUSTER MEET, needs redis-cli): replicas spread onto it
+#   scripts/cluster.sh forget N have node 1 forget node N (CLUSTER FORGET): its replicas move
+#                               to the others; stop it afterwards, its id is never used again
 #
 # Data and logs live under ./cluster-data (node1/, node1.log, node1.pid, ...); the data stays
 # after stop, `rm -rf cluster-data` starts afresh. Knobs (environment): FERRICD_BIN (default
@@ -23,6 +27,14 @@ base=${CLUSTER_PORT:-7000}
 metrics_base=${CLUSTER_METRICS_PORT:-9200}
 nodes=(1 2 3)
 host=127.0.0.1
+
+# Nodes added with `add` are stopped and listed with the others.
+for f in "$dir"/node*.pid; do
+	[ -e "$f" ] || continue
+	n=${f##*/node}
+	n=${n%.pid}
+	case " ${nodes[*]} " in *" $n "*) ;; *) nodes+=("$n") ;; esac
+done
 
 client_port() { echo $((base + $1)); }
 bus_port() { echo $((base + 10000 + $1)); }
@@ -170,12 +182,63 @@ status() {
 	done
 }
 
+need_cli() {
+	if ! command -v redis-cli >/dev/null; then
+		echo "cluster: redis-cli not found (apt-get install redis-tools); run by hand: $*" >&2
+		exit 1
+	fi
+}
+
+add() {
+	local n=${1:-}
+	if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 4 ]; then
+		echo "usage: $0 add N   (N >= 4, an id never used in this cluster)" >&2
+		exit 2
+	fi
+	if [ -n "$(pid_of "$n")" ]; then
+		echo "cluster: node $n already running" >&2
+		exit 1
+	fi
+	need_cli "redis-cli -p $(client_port 1) CLUSTER MEET $host $(client_port "$n") $(bus_port "$n")"
+	# shellcheck disable=SC2086 # CLUSTER_ARGS is a list of options
+	nohup "$bin" --bind "$host" --port "$(client_port "$n")" --dir "$dir/node$n" \
+		--metrics-port "$(metrics_port "$n")" \
+		--node-id "$n" --cluster-join yes --cluster-port "$(bus_port "$n")" \
+		--cluster-announce-ip "$host" --cluster-redirect "$redirect" \
+		${CLUSTER_ARGS:-} >>"$dir/node$n.log" 2>&1 </dev/null &
+	echo $! >"$dir/node$n.pid"
+	local deadline=$((SECONDS + 30))
+	until "$bin" --check --bind "$host" --port "$(client_port "$n")" 2>/dev/null; do
+		if [ $SECONDS -ge $deadline ] || ! alive "$(<"$dir/node$n.pid")"; then
+			echo "cluster: node $n did not start; last lines of $dir/node$n.log:" >&2
+			tail -n 20 "$dir/node$n.log" >&2
+			exit 1
+		fi
+		sleep 0.3
+	done
+	redis-cli -h "$host" -p "$(client_port 1)" CLUSTER MEET "$host" "$(client_port "$n")" "$(bus_port "$n")"
+	echo "node $n: clients $host:$(client_port "$n"); watch the replicas move: redis-cli -p $(client_port "$n") INFO replication"
+}
+
+forget() {
+	local n=${1:-}
+	if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -eq 1 ]; then
+		echo "usage: $0 forget N   (N != 1: node 1 runs the command)" >&2
+		exit 2
+	fi
+	need_cli "redis-cli -p $(client_port 1) CLUSTER FORGET $n"
+	redis-cli -h "$host" -p "$(client_port 1)" CLUSTER FORGET "$n"
+	echo "node $n is forgotten: its replicas move to the others (raft_shards in INFO replication on them); then stop it: kill \$(cat $dir/node$n.pid)"
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
 status) status ;;
+add) add "${2:-}" ;;
+forget) forget "${2:-}" ;;
 *)
-	echo "usage: $0 start|stop|status" >&2
+	echo "usage: $0 start|stop|status|add N|forget N" >&2
 	exit 2
 	;;
 esac
