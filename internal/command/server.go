@@ -12,6 +12,7 @@ package command
 // internal error; their Go text is for logs, not clients.
 
 import (
+	"errors"
 	"context"
 
 	"ferricd/internal/reply"
@@ -212,6 +213,10 @@ func srvFunctionSpec() *Spec {
 func srvDBSizeCmd(ctx context.Context, s Server, _ [][]byte) reply.Value {
 	n, err := s.DBSize(ctx)
 	if err != nil {
+		var er ReplyError
+		if errors.As(err, &er) {
+			return er.Value
+		}
 		return reply.ErrInternal
 	}
 	return reply.Int(n)

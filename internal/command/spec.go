@@ -188,6 +188,13 @@ type Server interface {
 	ClusterForget(ctx context.Context, name string) reply.Value
 }
 
+// ReplyError is an error of a Server method that carries the reply the client should see
+// (a Redis error such as CLUSTERDOWN or TRYAGAIN), where other errors become ERR internal
+// error.
+type ReplyError struct{ Value reply.Value }
+
+func (e ReplyError) Error() string { return string(e.Value.Str) }
+
 // ClusterView is the cluster as the CLUSTER commands show it.
 type ClusterView struct {
 	Self   uint64         // this node's id

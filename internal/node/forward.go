@@ -34,6 +34,9 @@ const (
 	// flushOp, as a call's first argument, asks the leader of the shard named by the second
 	// (8 bytes, big-endian) to flush it (FLUSHALL reaches every shard this way).
 	flushOp = "\x00flush"
+	// countOp asks the leader of the shard named by the second argument for its key count
+	// (DBSIZE on a node without every shard).
+	countOp = "\x00count"
 	// forwardAttempts bounds how often a call chases a moving leader.
 	forwardAttempts = 4
 )
@@ -126,6 +129,9 @@ func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
 			continue
 		case confOp:
 			out[i] = n.confLocal(args)
+			continue
+		case countOp:
+			out[i] = n.countLocal(ctx, args)
 			continue
 		}
 		spec := n.table.Lookup(args)

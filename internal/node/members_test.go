@@ -136,6 +136,20 @@ func TestMeetAddsANodeUnderLoad(t *testing.T) {
 		}
 	}
 	c.checkReadable(j, acked)
+	// DBSIZE works on nodes that hold only some shards (it asks the other shards' leaders),
+	// and every node counts the same.
+	var sizes []string
+	for i := range c.nodes {
+		sizes = append(sizes, c.exec(i, false, []string{"DBSIZE"})[0].String())
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(sizes[0], ":")); err != nil || n < len(acked)+testShards {
+		t.Fatalf("DBSIZE = %s, want at least the %d acknowledged keys", sizes[0], len(acked)+testShards)
+	}
+	for i, sz := range sizes {
+		if sz != sizes[0] {
+			t.Fatalf("DBSIZE per node %v: node %d disagrees", sizes, i+1)
+		}
+	}
 	// The new node's replicas hold the data themselves (READONLY reads are local).
 	for _, key := range acked {
 		id := shardOf(t, key)

@@ -23,10 +23,75 @@ func (n *Node) Now() time.Time { return n.now() }
 // DBSize implements command.Server. In a cluster the local replicas' counters are read after
 // their read barriers, so the count includes every write acknowledged before.
 func (n *Node) DBSize(ctx context.Context) (int64, error) {
+	if len(n.localShards()) != len(n.byID) {
+		return n.dbSizeAcross(ctx)
+	}
 	if err := n.barrierAll(ctx); err != nil {
-		return 0, err
+		return 0, command.ReplyError{Value: submitErr(err)}
 	}
 	return n.counts.Keys(routing.Range{Start: 0, End: routing.NumSlots}), nil
+}
+
+// dbSizeAcross sums the key counts of every shard on a node that lacks some: local replicas
+// count after their read barrier, the others are asked of their leaders (countOp). Each
+// shard's count is linearizable on its own; the sum is not taken at one instant.
+func (n *Node) dbSizeAcross(ctx context.Context) (int64, error) {
+	var total int64
+	for id := uint64(1); id <= uint64(len(n.byID)); id++ {
+		if s := n.shardFor(id); s != nil {
+			if err := s.ReadBarrier(ctx); err == nil {
+				total += n.counts.Keys(n.routes.RangeOf(id))
+				continue
+			}
+		}
+		v := n.askCount(ctx, id)
+		if v.Kind != reply.KindInt {
+			return 0, command.ReplyError{Value: v}
+		}
+		total += v.Int
+	}
+	return total, nil
+}
+
+// askCount asks shard id's leader for the shard's key count, following a moving leader.
+func (n *Node) askCount(ctx context.Context, id uint64) reply.Value {
+	call := [][]byte{[]byte(countOp), binary.BigEndian.AppendUint64(nil, id)}
+	for range forwardAttempts {
+		leader := n.awaitLeader(ctx, id)
+		if leader == 0 {
+			return errClusterDown
+		}
+		if leader == n.self {
+			return n.countLocal(ctx, call)
+		}
+		out, err := n.callForward(ctx, leader, [][][]byte{call}, false)
+		if err != nil {
+			return forwardErr(err)
+		}
+		if _, moved := notLeaderHint(out[0]); !moved {
+			return out[0]
+		}
+	}
+	return reply.ErrTryAgain
+}
+
+// countLocal answers a countOp call: the key count of a shard led here.
+func (n *Node) countLocal(ctx context.Context, args [][]byte) reply.Value {
+	if len(args) != 2 || len(args[1]) != 8 {
+		return reply.ErrInternal
+	}
+	id := binary.BigEndian.Uint64(args[1])
+	if id < 1 || id > uint64(len(n.byID)) {
+		return reply.ErrInternal
+	}
+	s := n.shardFor(id)
+	if s == nil || !s.Status().IsLeader {
+		return notLeaderReply(n.leaderOf(id))
+	}
+	if err := s.ReadBarrier(ctx); err != nil {
+		return submitErr(err)
+	}
+	return reply.Int(n.counts.Keys(n.routes.RangeOf(id)))
 }
 
 // errNotAllLocal refuses node-wide reads on a node that does not hold every shard.
