@@ -12,8 +12,8 @@ package command
 // internal error; their Go text is for logs, not clients.
 
 import (
-	"errors"
 	"context"
+	"errors"
 
 	"ferricd/internal/reply"
 )
