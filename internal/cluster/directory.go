@@ -93,10 +93,8 @@ func (d Directory) Active() []Peer {
 // ActiveIDs returns the active members' ids, sorted.
 func (d Directory) ActiveIDs() []uint64 {
 	var out []uint64
-	for _, m := range d.members {
-		if m.State == Active {
-			out = append(out, m.ID)
-		}
+	for _, p := range d.Active() {
+		out = append(out, p.ID)
 	}
 	return out
 }

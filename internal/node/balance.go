@@ -14,7 +14,12 @@ const balanceInterval = 2 * time.Second
 // caught up. Every node runs it on its own view (local statuses plus gossip); the counts
 // converge because a transfer only goes from a node above the even share to one below it.
 func (n *Node) balanceLoop(ctx context.Context) {
-	t := time.NewTicker(balanceInterval)
+	every(ctx, balanceInterval, func() { n.balanceOnce() })
+}
+
+// every runs fn each interval until ctx ends; the node's background loops are built on it.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -22,7 +27,7 @@ func (n *Node) balanceLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n.balanceOnce()
+		fn()
 	}
 }
 

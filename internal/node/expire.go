@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"time"
 
 	"ferricd/internal/keyspace"
 )
@@ -17,43 +16,39 @@ const expiryBatch = 256
 // meantime is left alone. Keys that expire between cycles are still invisible to reads (lazy
 // expiry), so the cycle only bounds how long dead keys occupy space.
 func (n *Node) expiryLoop(ctx context.Context) {
-	t := time.NewTicker(n.cfg.ExpiryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	every(ctx, n.cfg.ExpiryInterval, func() { n.expireOnce(ctx) })
+}
+
+// expireOnce is one cycle of expiryLoop.
+func (n *Node) expireOnce(ctx context.Context) {
+	if n.cfg.Info != nil {
+		n.ops.add(n.now(), n.cfg.Info.Snapshot().CommandsProcessed)
+	}
+	n.sampleMemory()
+	for _, s := range n.localShards() {
+		if !s.Status().IsLeader {
+			continue
 		}
-		if n.cfg.Info != nil {
-			n.ops.add(n.now(), n.cfg.Info.Snapshot().CommandsProcessed)
-		}
-		n.sampleMemory()
-		for _, s := range n.localShards() {
-			if !s.Status().IsLeader {
-				continue
+		// A bounded number of rounds per tick keeps one busy shard from starving the others.
+		for round := 0; round < 16 && ctx.Err() == nil; round++ {
+			now := n.nowMs()
+			keys, err := keyspace.DueExpiries(n.db, n.routes.RangeOf(s.ID()), now, expiryBatch)
+			if err != nil {
+				n.log.Warn("active expiry scan failed", "shard", s.ID(), "err", err)
+				break
 			}
-			// A bounded number of rounds per tick keeps one busy shard from starving the others.
-			for round := 0; round < 16 && ctx.Err() == nil; round++ {
-				now := n.nowMs()
-				keys, err := keyspace.DueExpiries(n.db, n.routes.RangeOf(s.ID()), now, expiryBatch)
-				if err != nil {
-					n.log.Warn("active expiry scan failed", "shard", s.ID(), "err", err)
-					break
-				}
-				if len(keys) == 0 {
-					break
-				}
-				done := make(chan error, 1)
-				s.Submit(encodePayload(kindExpire, now, keys), func(_ any, err error) { done <- err })
-				select {
-				case err = <-done:
-				case <-ctx.Done():
-					return
-				}
-				if err != nil || len(keys) < expiryBatch {
-					break
-				}
+			if len(keys) == 0 {
+				break
+			}
+			done := make(chan error, 1)
+			s.Submit(encodePayload(kindExpire, now, keys), func(_ any, err error) { done <- err })
+			select {
+			case err = <-done:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(keys) < expiryBatch {
+				break
 			}
 		}
 	}

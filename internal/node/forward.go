@@ -13,6 +13,7 @@ import (
 	"ferricd/internal/command"
 	"ferricd/internal/reply"
 	"ferricd/internal/resp"
+	"ferricd/internal/shard"
 )
 
 // Forwarding. A command whose shard another node leads is sent to that node over the
@@ -156,18 +157,34 @@ func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
 	return b
 }
 
-// flushLocal flushes the shard named in a flushOp call if this node leads it.
-func (n *Node) flushLocal(ctx context.Context, args [][]byte) reply.Value {
-	if len(args) != 2 || len(args[1]) != 8 {
-		return reply.ErrInternal
+// ledShard resolves an internal op call (flushOp, countOp, confOp: argc arguments, each after
+// the op 8 bytes big-endian, the first a shard id) to the shard's local replica if this node
+// leads it; otherwise it returns the reply to send instead.
+func (n *Node) ledShard(args [][]byte, argc int) (*shard.Shard, reply.Value) {
+	if len(args) != argc {
+		return nil, reply.ErrInternal
+	}
+	for _, a := range args[1:] {
+		if len(a) != 8 {
+			return nil, reply.ErrInternal
+		}
 	}
 	id := binary.BigEndian.Uint64(args[1])
 	if id < 1 || id > uint64(len(n.byID)) {
-		return reply.ErrInternal
+		return nil, reply.ErrInternal
 	}
 	s := n.shardFor(id)
 	if s == nil || !s.Status().IsLeader {
-		return notLeaderReply(n.leaderOf(id))
+		return nil, notLeaderReply(n.leaderOf(id))
+	}
+	return s, reply.Value{}
+}
+
+// flushLocal flushes the shard named in a flushOp call if this node leads it.
+func (n *Node) flushLocal(ctx context.Context, args [][]byte) reply.Value {
+	s, refusal := n.ledShard(args, 2)
+	if s == nil {
+		return refusal
 	}
 	return n.wait(ctx, n.submitFlush(s))
 }

@@ -157,17 +157,14 @@ func (n *Node) ClusterForget(ctx context.Context, name string) reply.Value {
 		return reply.OK
 	}
 	m.State = cluster.Removed
-	var d cluster.Directory
-	d, _ = d.With(m)
-	// The forgotten node hears it first, while it is still connected, so that it stops
-	// serving; then everyone else.
-	next, _ := n.directory().Merge(d)
+	next, _ := n.directory().With(m)
+	// Broadcast before the bus retires the forgotten node, so that it hears of its removal
+	// too (the bus keeps its connection up a little longer for that).
 	n.bus.Broadcast(directoryGossip(next))
-	if _, err := n.learnDirectory(d); err != nil {
+	if _, err := n.learnDirectory(next); err != nil {
 		n.log.Error("cluster forget: record directory", "err", err)
 		return reply.Err("ERR could not record the change of membership")
 	}
-	n.gossipDirectory()
 	return reply.OK
 }
 

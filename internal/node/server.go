@@ -77,21 +77,14 @@ func (n *Node) askCount(ctx context.Context, id uint64) reply.Value {
 
 // countLocal answers a countOp call: the key count of a shard led here.
 func (n *Node) countLocal(ctx context.Context, args [][]byte) reply.Value {
-	if len(args) != 2 || len(args[1]) != 8 {
-		return reply.ErrInternal
-	}
-	id := binary.BigEndian.Uint64(args[1])
-	if id < 1 || id > uint64(len(n.byID)) {
-		return reply.ErrInternal
-	}
-	s := n.shardFor(id)
-	if s == nil || !s.Status().IsLeader {
-		return notLeaderReply(n.leaderOf(id))
+	s, refusal := n.ledShard(args, 2)
+	if s == nil {
+		return refusal
 	}
 	if err := s.ReadBarrier(ctx); err != nil {
 		return submitErr(err)
 	}
-	return reply.Int(n.counts.Keys(n.routes.RangeOf(id)))
+	return reply.Int(n.counts.Keys(n.routes.RangeOf(s.ID())))
 }
 
 // errNotAllLocal refuses node-wide reads on a node that does not hold every shard.
