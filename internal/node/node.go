@@ -158,10 +158,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		given = cfg.Cluster.Peers
 	}
 	join := cfg.Cluster != nil && cfg.Cluster.Join
-	fresh, err := isFreshDir(cfg.DB)
-	if err != nil {
-		return nil, err
-	}
 	mem, err := checkMembership(cfg.DB, cfg.NodeID, given, join)
 	if err != nil {
 		return nil, err
@@ -191,7 +187,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	if err := n.startReplicas(ctx, fresh); err != nil {
+	if err := n.startReplicas(ctx, mem.bootstrap); err != nil {
 		n.stopShards()
 		return nil, err
 	}

@@ -8,13 +8,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"ferricd/internal/cluster"
 	"ferricd/internal/reply"
 	"ferricd/internal/shard"
-	"ferricd/internal/store"
 )
 
 // Placement. Where a shard's replicas should be is a pure function of the directory
@@ -46,40 +44,9 @@ const caughtUpLag = 100
 // second (8 bytes) whether node (third, 8 bytes) is in the shard's configuration: Int 1 or 0.
 const confOp = "\x00conf"
 
-var bootstrapKey = []byte{store.PrefixNode, 'b', 'o', 'o', 't'}
-
-// isFreshDir reports whether the data directory has never been started.
-func isFreshDir(db *pebble.DB) (bool, error) {
-	_, closer, err := db.Get(nodeIDKey)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read node id: %w", err)
-	}
-	closer.Close()
-	return false, nil
-}
-
-// startReplicas starts the replicas recorded in the DB and, on a new node, bootstraps those
-// the initial member list places here. A bootstrap interrupted by a crash is finished at the
-// next start: bootstrapKey marks it pending.
-func (n *Node) startReplicas(ctx context.Context, fresh bool) error {
-	bootstrapping := fresh
-	if fresh {
-		if err := n.db.Set(bootstrapKey, nil, pebble.Sync); err != nil {
-			return fmt.Errorf("record bootstrap: %w", err)
-		}
-	} else {
-		_, closer, err := n.db.Get(bootstrapKey)
-		switch {
-		case err == nil:
-			closer.Close()
-			bootstrapping = true
-		case !errors.Is(err, pebble.ErrNotFound):
-			return fmt.Errorf("read bootstrap state: %w", err)
-		}
-	}
+// startReplicas starts the replicas recorded in the DB and, while bootstrapping, creates
+// those the initial member list places here.
+func (n *Node) startReplicas(ctx context.Context, bootstrapping bool) error {
 	n.replicaMu.Lock()
 	defer n.replicaMu.Unlock()
 	for id := uint64(1); id <= uint64(n.routes.Shards()); id++ {
@@ -87,15 +54,16 @@ func (n *Node) startReplicas(ctx context.Context, fresh bool) error {
 		if err != nil {
 			return err
 		}
-		wanted := slices.Contains(n.desiredReplicas(id), n.self)
+		want := n.desiredReplicas(id)
 		switch {
 		case n.bus == nil:
 			err = n.startReplica(ctx, id, []uint64{n.self}, false)
 		case has:
 			err = n.startReplica(ctx, id, nil, true)
-		case bootstrapping && wanted:
-			err = n.startReplica(ctx, id, n.desiredReplicas(id), false)
-		case wanted:
+		case !slices.Contains(want, n.self):
+		case bootstrapping:
+			err = n.startReplica(ctx, id, want, false)
+		default:
 			err = n.startReplica(ctx, id, nil, true)
 		}
 		if err != nil {
@@ -103,9 +71,7 @@ func (n *Node) startReplicas(ctx context.Context, fresh bool) error {
 		}
 	}
 	if bootstrapping {
-		if err := n.db.Delete(bootstrapKey, pebble.Sync); err != nil {
-			return fmt.Errorf("record bootstrap: %w", err)
-		}
+		return finishBootstrap(n.db)
 	}
 	return nil
 }
@@ -147,16 +113,7 @@ func (n *Node) startReplica(ctx context.Context, id uint64, peers []uint64, join
 }
 
 func (n *Node) placementLoop(ctx context.Context) {
-	t := time.NewTicker(placementInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n.placeOnce(ctx)
-	}
+	every(ctx, placementInterval, func() { n.placeOnce(ctx) })
 }
 
 // placeOnce takes at most one step per shard towards the directory's placement.
@@ -224,7 +181,7 @@ func (n *Node) moveReplicas(ctx context.Context, s *shard.Shard, st *shard.Statu
 			return
 		}
 	}
-	if !slices.ContainsFunc(want, isVoter) || slices.ContainsFunc(want, func(id uint64) bool { return !isVoter(id) }) {
+	if slices.ContainsFunc(want, func(id uint64) bool { return !isVoter(id) }) {
 		return // wait until every wanted replica votes before removing any
 	}
 	for _, id := range st.Voters {
@@ -317,21 +274,12 @@ func (n *Node) askConf(ctx context.Context, leader, id uint64) (bool, error) {
 
 // confLocal answers a confOp call.
 func (n *Node) confLocal(args [][]byte) reply.Value {
-	if len(args) != 3 || len(args[1]) != 8 || len(args[2]) != 8 {
-		return reply.ErrInternal
-	}
-	id, node := binary.BigEndian.Uint64(args[1]), binary.BigEndian.Uint64(args[2])
-	if id < 1 || id > uint64(len(n.byID)) {
-		return reply.ErrInternal
-	}
-	s := n.shardFor(id)
+	s, refusal := n.ledShard(args, 3)
 	if s == nil {
-		return notLeaderReply(n.leaderOf(id))
+		return refusal
 	}
+	node := binary.BigEndian.Uint64(args[2])
 	st := s.Status()
-	if !st.IsLeader {
-		return notLeaderReply(st.LeaderID)
-	}
 	if slices.Contains(st.Voters, node) || slices.Contains(st.Learners, node) || slices.Contains(st.VotersOutgoing, node) {
 		return reply.Int(1)
 	}
