@@ -141,7 +141,7 @@ func (n *Node) submitWrite(ctx context.Context, s *shard.Shard, id uint64, c res
 			p.v = notLeaderReply(nl.LeaderID)
 		case notProposed && n.bus != nil:
 			go func() {
-				p.v = n.forwardOne(ctx, c.Args, id, nl.LeaderID, o, 1)
+				p.v = n.forwardOne(ctx, c.Args, id, nl.LeaderID, o)
 				close(p.done)
 			}()
 			return

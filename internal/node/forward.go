@@ -38,8 +38,8 @@ const (
 	// countOp asks the leader of the shard named by the second argument for its key count
 	// (DBSIZE on a node without every shard).
 	countOp = "\x00count"
-	// forwardAttempts bounds how often a call chases a moving leader.
-	forwardAttempts = 4
+	// countAttempts bounds how often a countOp chases a moving leader.
+	countAttempts = 4
 )
 
 var (
@@ -287,12 +287,12 @@ func (n *Node) sendBatch(ctx context.Context, b *fwdBatch, o execOpts) {
 		switch {
 		case err != nil && errors.Is(err, cluster.ErrUnreachable):
 			// Not sent: safe to look for the leader again.
-			p.v = n.forwardOne(ctx, b.args[i], b.ids[i], 0, o, 1)
+			p.v = n.forwardOne(ctx, b.args[i], b.ids[i], 0, o)
 		case err != nil:
 			p.v = forwardErr(err)
 		default:
 			if hint, ok := notLeaderHint(vals[i]); ok {
-				p.v = n.forwardOne(ctx, b.args[i], b.ids[i], hint, o, 1)
+				p.v = n.forwardOne(ctx, b.args[i], b.ids[i], hint, o)
 			} else {
 				p.v = vals[i]
 			}
@@ -302,28 +302,47 @@ func (n *Node) sendBatch(ctx context.Context, b *fwdBatch, o execOpts) {
 }
 
 // forwardOne chases the leader of shard id for one call that was refused (or not sent):
-// to the hinted leader, or the one this node learns of.
-func (n *Node) forwardOne(ctx context.Context, args [][]byte, id, hint uint64, o execOpts, attempt int) reply.Value {
-	if attempt >= forwardAttempts {
-		return errClusterDown
+// to the hinted leader, or the one this node learns of. It keeps chasing for leaderWait (two
+// election timeouts): a leader that was just removed, or that died, stays the one this node
+// knows until the shard's next election, so a few quick attempts would end in CLUSTERDOWN
+// while the shard is about to be writable again.
+func (n *Node) forwardOne(ctx context.Context, args [][]byte, id, hint uint64, o execOpts) reply.Value {
+	deadline := time.Now().Add(n.leaderWait())
+	for attempt := 1; ; attempt++ {
+		v, retry := n.forwardAttempt(ctx, args, id, hint, o, attempt)
+		if !retry {
+			return v
+		}
+		if time.Now().After(deadline) {
+			return errClusterDown
+		}
+		hint = 0
+		if next, ok := notLeaderHint(v); ok {
+			hint = next
+		}
 	}
+}
+
+// forwardAttempt makes one attempt of forwardOne, after a backoff that grows with attempt.
+// retry reports a refusal or an unreachable leader, worth another attempt; v then holds the
+// refusal (a notLeaderReply naming the next leader to try, if any).
+func (n *Node) forwardAttempt(ctx context.Context, args [][]byte, id, hint uint64, o execOpts, attempt int) (v reply.Value, retry bool) {
 	select {
 	case <-ctx.Done():
-		return forwardErr(ctx.Err())
-	case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		return forwardErr(ctx.Err()), false
+	case <-time.After(time.Duration(min(attempt, 10)) * 20 * time.Millisecond):
 	}
 	leader := hint
 	if leader == 0 {
 		leader = n.awaitLeader(ctx, id)
 	}
 	if leader == 0 {
-		return errClusterDown
+		return errClusterDown, false
 	}
-	var v reply.Value
 	if leader == n.self {
 		spec := n.table.Lookup(args)
 		if spec == nil {
-			return reply.ErrInternal
+			return reply.ErrInternal, false
 		}
 		out := []reply.Value{{}}
 		n.exec(ctx, []resp.Call{{Spec: spec, Args: args}}, out, execOpts{forwarded: true, readOnly: o.readOnly})
@@ -331,18 +350,18 @@ func (n *Node) forwardOne(ctx context.Context, args [][]byte, id, hint uint64, o
 	} else {
 		vals, err := n.callForward(ctx, leader, [][][]byte{args}, o.readOnly)
 		if errors.Is(err, cluster.ErrUnreachable) {
-			return n.forwardOne(ctx, args, id, 0, o, attempt+1)
+			return reply.Value{}, true // not sent: safe to try again
 		}
 		if err != nil {
-			return forwardErr(err)
+			return forwardErr(err), false
 		}
 		v = vals[0]
 	}
 	if next, ok := notLeaderHint(v); ok {
 		if next == leader {
-			next = 0 // it named itself but refused: wait for the election to settle
+			v = notLeaderReply(0) // it named itself but refused: wait for the election to settle
 		}
-		return n.forwardOne(ctx, args, id, next, o, attempt+1)
+		return v, true
 	}
-	return v
+	return v, false
 }

@@ -56,7 +56,7 @@ func (n *Node) dbSizeAcross(ctx context.Context) (int64, error) {
 // askCount asks shard id's leader for the shard's key count, following a moving leader.
 func (n *Node) askCount(ctx context.Context, id uint64) reply.Value {
 	call := [][]byte{[]byte(countOp), binary.BigEndian.AppendUint64(nil, id)}
-	for range forwardAttempts {
+	for range countAttempts {
 		leader := n.awaitLeader(ctx, id)
 		if leader == 0 {
 			return errClusterDown
