@@ -481,9 +481,7 @@ func clusterCountKeysCmd(ctx context.Context, s Server, args [][]byte) reply.Val
 	if slot < 0 || slot >= routing.NumSlots {
 		return clusterErrInvalidSlot
 	}
-	return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value {
-		return reply.Int(tx.Counts().SlotKeys(uint16(slot)))
-	})
+	return s.ReadShard(ctx, routing.Range{Start: uint16(slot), End: uint16(slot) + 1}, args)
 }
 
 // clusterGetKeysCmd is CLUSTER GETKEYSINSLOT slot count: up to count keys of the slot, in key
@@ -503,22 +501,24 @@ func clusterGetKeysCmd(ctx context.Context, s Server, args [][]byte) reply.Value
 	if count == 0 {
 		return reply.Array()
 	}
-	r := routing.Range{Start: uint16(slot), End: uint16(slot) + 1}
-	return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value {
-		var keys []reply.Value
-		// ScanSlots finishes the slot after fn says stop; fn just ignores the rest.
-		_, err := tx.ScanSlots(r, r.Start, func(_ uint16, key []byte, _ *keyspace.Meta) bool {
-			if int64(len(keys)) >= count {
-				return false
-			}
-			keys = append(keys, reply.Bulk(append([]byte(nil), key...)))
-			return int64(len(keys)) < count
-		})
-		if err != nil {
-			return genTxnErr(err)
+	return s.ReadShard(ctx, routing.Range{Start: uint16(slot), End: uint16(slot) + 1}, args)
+}
+
+// clusterKeysIn is GETKEYSINSLOT's read of the slot r holds.
+func clusterKeysIn(tx *keyspace.Txn, r routing.Range, count int64) reply.Value {
+	var keys []reply.Value
+	// ScanSlots finishes the slot after fn says stop; fn just ignores the rest.
+	_, err := tx.ScanSlots(r, r.Start, func(_ uint16, key []byte, _ *keyspace.Meta) bool {
+		if int64(len(keys)) >= count {
+			return false
 		}
-		return reply.Array(keys...)
+		keys = append(keys, reply.Bulk(append([]byte(nil), key...)))
+		return int64(len(keys)) < count
 	})
+	if err != nil {
+		return genTxnErr(err)
+	}
+	return reply.Array(keys...)
 }
 
 func clusterMeetCmd(ctx context.Context, s Server, args [][]byte) reply.Value {

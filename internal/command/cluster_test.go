@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
 	"ferricd/internal/routing"
 )
@@ -359,7 +358,7 @@ func clusterSplit(t *testing.T, s string) []string {
 	return out
 }
 
-func TestClusterReadAllFailure(t *testing.T) {
+func TestClusterReadShardFailure(t *testing.T) {
 	g := newSrvHarness(t)
 	srv := &clusterFailingReads{srvFake: g.srv}
 	for _, args := range [][]string{{"CLUSTER", "COUNTKEYSINSLOT", "1"}, {"CLUSTER", "GETKEYSINSLOT", "1", "1"}} {
@@ -368,17 +367,17 @@ func TestClusterReadAllFailure(t *testing.T) {
 			bargs[i] = []byte(a)
 		}
 		spec := g.table.Lookup(bargs)
-		if got := spec.Server(t.Context(), srv, bargs).String(); got != "-ERR this node does not hold every shard" {
-			t.Errorf("%q = %s, want ReadAll's error", args, got)
+		if got := spec.Server(t.Context(), srv, bargs).String(); got != "-CLUSTERDOWN The cluster is down" {
+			t.Errorf("%q = %s, want ReadShard's error", args, got)
 		}
 	}
 }
 
-// clusterFailingReads is a node whose ReadAll fails as a node without every shard does.
+// clusterFailingReads is a node whose shard reads fail as they do when a shard has no leader.
 type clusterFailingReads struct{ *srvFake }
 
-func (*clusterFailingReads) ReadAll(context.Context, func(*keyspace.Txn) reply.Value) reply.Value {
-	return reply.Err("ERR this node does not hold every shard")
+func (*clusterFailingReads) ReadShard(context.Context, routing.Range, [][]byte) reply.Value {
+	return reply.Err("CLUSTERDOWN The cluster is down")
 }
 
 func TestClusterCompatNotes(t *testing.T) {

@@ -11,8 +11,13 @@ import (
 	"ferricd/internal/routing"
 )
 
-// KEYS, SCAN and RANDOMKEY read the whole keyspace through Server.ReadAll, one Txn that sees
-// every shard at one instant, and walk it in slot order with Txn.ScanSlots.
+// KEYS, SCAN and RANDOMKEY walk the keyspace in slot order with Txn.ScanSlots. On a node
+// holding a replica of every shard they read through Server.ReadAll, one Txn that sees every
+// shard at one instant. On a node without some shards (clusters of more than 3 nodes) they
+// read shard by shard through Server.ReadShard, which runs ReadRange on the slots of one shard
+// here or at that shard's leader: KEYS is then the concatenation of per-shard reads, each
+// linearizable but not all at one instant, SCAN reads at most one shard per call, and
+// RANDOMKEY asks shards in turn, from the one owning a random slot, until one has a key.
 //
 // SCAN's cursor is the slot at which to resume: 0 starts an iteration and a returned 0 ends
 // it. Each call returns whole slots only, stopping after the first slot that brings the
@@ -110,26 +115,70 @@ func genPrefixSlot(prefix []byte) (uint16, bool) {
 	return 0, false
 }
 
+// ReadRange runs the part of a keyspace read that falls in slot range r. args is KEYS, SCAN,
+// RANDOMKEY, CLUSTER COUNTKEYSINSLOT or CLUSTER GETKEYSINSLOT as the client sent it, already
+// checked by the command; a node serving one shard's part for another node calls it too (see
+// Server.ReadShard), so anything else gets an error, never a panic. The replies are those of
+// the command restricted to r, except SCAN's cursor, which is the raw next slot (r.End once r
+// is done) for the caller to turn into 0 at the end of the whole iteration.
+func ReadRange(tx *keyspace.Txn, r routing.Range, args [][]byte) reply.Value {
+	if len(args) == 0 || r.Start >= r.End || r.End > routing.NumSlots {
+		return reply.ErrInternal
+	}
+	switch {
+	case genEqFold(args[0], "keys") && len(args) == 2:
+		return genKeysIn(tx, r, genMatcher(args[1]))
+	case genEqFold(args[0], "scan"):
+		o, errReply := genParseScan(args)
+		if errReply.IsError() {
+			return errReply
+		}
+		return genScanIn(tx, r, o)
+	case genEqFold(args[0], "randomkey"):
+		return genRandomIn(tx, r)
+	case genEqFold(args[0], "cluster") && len(args) == 3 && genEqFold(args[1], "countkeysinslot"):
+		return reply.Int(tx.Counts().SlotKeys(r.Start))
+	case genEqFold(args[0], "cluster") && len(args) == 4 && genEqFold(args[1], "getkeysinslot"):
+		count, ok := genParseInt(args[3])
+		if !ok || count <= 0 {
+			return reply.ErrInternal
+		}
+		return clusterKeysIn(tx, r, count)
+	}
+	return reply.ErrInternal
+}
+
 func genKeysCmd(ctx context.Context, s Server, args [][]byte) reply.Value {
-	pattern := args[1]
-	match := genMatcher(pattern)
 	r := genAllSlots
-	if slot, ok := genPatternSlot(pattern); ok {
+	if slot, ok := genPatternSlot(args[1]); ok {
 		r = routing.Range{Start: slot, End: slot + 1}
 	}
-	return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value {
-		var keys []reply.Value
-		_, err := tx.ScanSlots(r, r.Start, func(_ uint16, key []byte, _ *keyspace.Meta) bool {
-			if match(key) {
-				keys = append(keys, reply.Bulk(append([]byte(nil), key...)))
-			}
-			return true
-		})
-		if err != nil {
-			return genTxnErr(err)
+	if s.HoldsAllShards() {
+		return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value { return ReadRange(tx, r, args) })
+	}
+	var keys []reply.Value
+	for _, part := range s.ShardRanges(r) {
+		v := s.ReadShard(ctx, part, args)
+		if v.IsError() {
+			return v
 		}
-		return reply.Array(keys...)
+		keys = append(keys, v.Elems...)
+	}
+	return reply.Array(keys...)
+}
+
+func genKeysIn(tx *keyspace.Txn, r routing.Range, match func([]byte) bool) reply.Value {
+	var keys []reply.Value
+	_, err := tx.ScanSlots(r, r.Start, func(_ uint16, key []byte, _ *keyspace.Meta) bool {
+		if match(key) {
+			keys = append(keys, reply.Bulk(append([]byte(nil), key...)))
+		}
+		return true
 	})
+	if err != nil {
+		return genTxnErr(err)
+	}
+	return reply.Array(keys...)
 }
 
 // genParseCursor parses a SCAN cursor as Redis' strtoul-based parser: optional sign (a
@@ -157,89 +206,150 @@ func genParseCursor(b []byte) (uint64, bool) {
 	return n, true
 }
 
-func genScanCmd(ctx context.Context, s Server, args [][]byte) reply.Value {
-	cursor, ok := genParseCursor(args[1])
-	if !ok {
-		return genErrInvalidCursor
+// genScanOpts is a parsed SCAN call.
+type genScanOpts struct {
+	cursor   uint64
+	count    int64
+	match    func([]byte) bool
+	pinned   uint16 // the only slot MATCH's pattern allows, if pinnedOK
+	pinnedOK bool
+	typeName []byte // nil: every type
+}
+
+func genParseScan(args [][]byte) (genScanOpts, reply.Value) {
+	o := genScanOpts{count: 10, match: genMatcher([]byte("*"))}
+	if len(args) < 2 {
+		return o, reply.ErrInternal
 	}
-	count := int64(10)
-	match := genMatcher([]byte("*"))
-	pinned, pinnedOK := uint16(0), false
-	var typeName []byte
+	var ok bool
+	if o.cursor, ok = genParseCursor(args[1]); !ok {
+		return o, genErrInvalidCursor
+	}
 	for i := 2; i < len(args); i += 2 {
 		if i+1 >= len(args) {
-			return reply.ErrSyntax
+			return o, reply.ErrSyntax
 		}
 		switch {
 		case genEqFold(args[i], "count"):
 			n, isInt := genParseInt(args[i+1])
 			if !isInt {
-				return reply.ErrNotInteger
+				return o, reply.ErrNotInteger
 			}
 			if n < 1 {
-				return reply.ErrSyntax
+				return o, reply.ErrSyntax
 			}
-			count = n
+			o.count = n
 		case genEqFold(args[i], "match"):
-			match = genMatcher(args[i+1])
-			pinned, pinnedOK = genPatternSlot(args[i+1])
+			o.match = genMatcher(args[i+1])
+			o.pinned, o.pinnedOK = genPatternSlot(args[i+1])
 		case genEqFold(args[i], "type"):
-			typeName = args[i+1]
+			o.typeName = args[i+1]
 		default:
-			return reply.ErrSyntax
+			return o, reply.ErrSyntax
 		}
 	}
+	return o, reply.Value{}
+}
+
+func genScanCmd(ctx context.Context, s Server, args [][]byte) reply.Value {
+	o, errReply := genParseScan(args)
+	if errReply.IsError() {
+		return errReply
+	}
 	done := reply.Array(reply.BulkString("0"), reply.Array())
-	if cursor >= routing.NumSlots {
+	if o.cursor >= routing.NumSlots {
 		return done
 	}
 	r := genAllSlots
-	if pinnedOK {
-		if uint64(pinned) < cursor {
+	if o.pinnedOK {
+		if uint64(o.pinned) < o.cursor {
 			return done
 		}
-		r = routing.Range{Start: pinned, End: pinned + 1}
+		r = routing.Range{Start: o.pinned, End: o.pinned + 1}
 	}
-	return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value {
-		var keys []reply.Value
-		var seen int64
-		next, err := tx.ScanSlots(r, max(uint16(cursor), r.Start), func(_ uint16, key []byte, m *keyspace.Meta) bool {
-			seen++
-			if match(key) && (typeName == nil || genEqFold(typeName, m.Type.String())) {
-				keys = append(keys, reply.Bulk(append([]byte(nil), key...)))
-			}
-			return seen < count
-		})
-		if err != nil {
-			return genTxnErr(err)
+	var v reply.Value
+	if s.HoldsAllShards() {
+		v = s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value { return genScanIn(tx, r, o) })
+	} else {
+		// One shard per call: the part of r from the cursor on that its first shard owns.
+		from := routing.Range{Start: max(uint16(o.cursor), r.Start), End: r.End}
+		v = s.ReadShard(ctx, s.ShardRanges(from)[0], args)
+	}
+	if v.IsError() {
+		return v
+	}
+	if len(v.Elems) != 2 {
+		return reply.ErrInternal
+	}
+	if next, err := strconv.ParseUint(string(v.Elems[0].Str), 10, 16); err != nil || next >= uint64(r.End) {
+		v.Elems[0] = reply.BulkString("0") // the last slot (or the only slot a pattern pins) is done
+	}
+	return v
+}
+
+// genScanIn scans r from the cursor (or r's start, if later) and answers [next slot, keys].
+func genScanIn(tx *keyspace.Txn, r routing.Range, o genScanOpts) reply.Value {
+	if o.cursor >= uint64(r.End) {
+		return reply.Array(reply.BulkString(strconv.Itoa(int(r.End))), reply.Array())
+	}
+	var keys []reply.Value
+	var seen int64
+	next, err := tx.ScanSlots(r, max(uint16(o.cursor), r.Start), func(_ uint16, key []byte, m *keyspace.Meta) bool {
+		seen++
+		if o.match(key) && (o.typeName == nil || genEqFold(o.typeName, m.Type.String())) {
+			keys = append(keys, reply.Bulk(append([]byte(nil), key...)))
 		}
-		if next >= r.End {
-			next = 0 // the last slot (or the only slot a pattern pins) is done
-		}
-		return reply.Array(reply.BulkString(strconv.FormatUint(uint64(next), 10)), reply.Array(keys...))
+		return seen < o.count
 	})
+	if err != nil {
+		return genTxnErr(err)
+	}
+	return reply.Array(reply.BulkString(strconv.FormatUint(uint64(next), 10)), reply.Array(keys...))
 }
 
 // genRandomKeyCmd picks a random slot, then a random key of the first non-empty slot at or
 // after it (wrapping around). Keys in slots that follow empty ones are a little more likely
 // than others, which RANDOMKEY's contract ("a random key") allows. Randomness is fine here:
 // the command is a read served by one node, never part of a raft entry.
-func genRandomKeyCmd(ctx context.Context, s Server, _ [][]byte) reply.Value {
-	start := uint16(rand.IntN(routing.NumSlots))
-	return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value {
-		for _, r := range []routing.Range{{Start: start, End: routing.NumSlots}, {Start: 0, End: start}} {
-			var keys [][]byte
-			_, err := tx.ScanSlots(r, r.Start, func(_ uint16, key []byte, _ *keyspace.Meta) bool {
-				keys = append(keys, append([]byte(nil), key...))
-				return false // the rest of this slot is still delivered
-			})
-			if err != nil {
-				return genTxnErr(err)
-			}
-			if len(keys) > 0 {
-				return reply.Bulk(keys[rand.IntN(len(keys))])
-			}
+func genRandomKeyCmd(ctx context.Context, s Server, args [][]byte) reply.Value {
+	if s.HoldsAllShards() {
+		return s.ReadAll(ctx, func(tx *keyspace.Txn) reply.Value { return genRandomIn(tx, genAllSlots) })
+	}
+	parts := s.ShardRanges(genAllSlots)
+	slot := uint16(rand.IntN(routing.NumSlots))
+	first := 0
+	for i, p := range parts {
+		if p.Contains(slot) {
+			first = i
 		}
-		return reply.Null
-	})
+	}
+	for i := range parts {
+		v := s.ReadShard(ctx, parts[(first+i)%len(parts)], args)
+		if v.Kind != reply.KindNull {
+			return v
+		}
+	}
+	return reply.Null
+}
+
+// genRandomIn is RANDOMKEY restricted to r: from a random slot of r, wrapping around in r.
+func genRandomIn(tx *keyspace.Txn, r routing.Range) reply.Value {
+	start := r.Start + uint16(rand.IntN(int(r.End-r.Start)))
+	for _, part := range []routing.Range{{Start: start, End: r.End}, {Start: r.Start, End: start}} {
+		if part.Start >= part.End {
+			continue
+		}
+		var keys [][]byte
+		_, err := tx.ScanSlots(part, part.Start, func(_ uint16, key []byte, _ *keyspace.Meta) bool {
+			keys = append(keys, append([]byte(nil), key...))
+			return false // the rest of this slot is still delivered
+		})
+		if err != nil {
+			return genTxnErr(err)
+		}
+		if len(keys) > 0 {
+			return reply.Bulk(keys[rand.IntN(len(keys))])
+		}
+	}
+	return reply.Null
 }

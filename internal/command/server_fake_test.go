@@ -89,7 +89,12 @@ type srvFake struct {
 	failNext bool
 	// cluster, when set, is what Cluster returns instead of the standalone view.
 	cluster *ClusterView
+	// partial makes the fake a node without every shard: ReadAll is refused and keyspace
+	// reads go shard by shard over srvFakeShards equal slot ranges.
+	partial bool
 }
+
+const srvFakeShards = 4
 
 var srvErrFake = errors.New("fake recNode failure")
 
@@ -122,7 +127,31 @@ func (f *srvFake) FlushAll(context.Context) error {
 }
 
 func (f *srvFake) ReadAll(_ context.Context, fn func(tx *keyspace.Txn) reply.Value) reply.Value {
+	if f.partial {
+		return reply.Err("ERR fake: ReadAll on a node without every shard")
+	}
 	return fn(keyspace.NewReadTxn(f.h.db, f.h.now, f.h.counts))
+}
+
+func (f *srvFake) HoldsAllShards() bool { return !f.partial }
+
+func (f *srvFake) ShardRanges(r routing.Range) []routing.Range {
+	const width = routing.NumSlots / srvFakeShards
+	var out []routing.Range
+	for start := uint16(0); start < routing.NumSlots; start += width {
+		part := routing.Range{Start: max(start, r.Start), End: min(start+width, r.End)}
+		if part.Start < part.End {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func (f *srvFake) ReadShard(_ context.Context, r routing.Range, args [][]byte) reply.Value {
+	if parts := f.ShardRanges(r); len(parts) != 1 || parts[0] != r {
+		return reply.Err("ERR fake: ReadShard of a range crossing shards")
+	}
+	return ReadRange(keyspace.NewReadTxn(f.h.db, f.h.now, f.h.counts), r, args)
 }
 
 func (f *srvFake) Info(_ context.Context, sections []string) string {

@@ -98,8 +98,21 @@ func TestFlushAllEmptiesEverySlot(t *testing.T) {
 	g.expect("(nil)", "RANDOMKEY")
 }
 
-func TestRandomKeyCoversKeys(t *testing.T) {
-	g := newSrvHarness(t)
+// srvLayouts runs a keyspace-read test on a node holding every shard (one ReadAll) and on
+// one holding only some (shard by shard through ReadShard).
+func srvLayouts(t *testing.T, test func(t *testing.T, g *srvHarness)) {
+	for _, partial := range []bool{false, true} {
+		t.Run(map[bool]string{false: "all-shards", true: "shard-by-shard"}[partial], func(t *testing.T) {
+			g := newSrvHarness(t)
+			g.srv.partial = partial
+			test(t, g)
+		})
+	}
+}
+
+func TestRandomKeyCoversKeys(t *testing.T) { srvLayouts(t, randomKeyCoversKeys) }
+
+func randomKeyCoversKeys(t *testing.T, g *srvHarness) {
 	keys := []string{"a", "b", "c", "{t}1", "{t}2", "{t}3"}
 	for _, k := range keys {
 		g.set(k, "v", 0)
@@ -119,8 +132,9 @@ func TestRandomKeyCoversKeys(t *testing.T) {
 
 // TestScanIteration checks the cursor guarantee on a keyspace that changes between calls:
 // every key present throughout is returned, and exactly once.
-func TestScanIteration(t *testing.T) {
-	g := newSrvHarness(t)
+func TestScanIteration(t *testing.T) { srvLayouts(t, scanIteration) }
+
+func scanIteration(t *testing.T, g *srvHarness) {
 	for i := range 500 {
 		g.set(fmt.Sprint("stable:", i), "v", 0)
 	}
@@ -154,6 +168,43 @@ func TestScanIteration(t *testing.T) {
 	if calls < 500/7/2 {
 		t.Errorf("SCAN took only %d calls: COUNT ignored?", calls)
 	}
+}
+
+func TestKeysInSlotOrder(t *testing.T) { srvLayouts(t, keysInSlotOrder) }
+
+// keysInSlotOrder checks KEYS (every key once, in slot order, pattern and hash-tag pinning)
+// and the CLUSTER commands reading one slot.
+func keysInSlotOrder(t *testing.T, g *srvHarness) {
+	var want []string
+	for i := range 300 {
+		k := fmt.Sprint("k:", i)
+		g.set(k, "v", 0)
+		want = append(want, k)
+	}
+	g.set("{tag}a", "v", 0)
+	g.set("{tag}b", "v", 0)
+	v := g.run("KEYS", "k:*")
+	var got []string
+	last := -1
+	for _, e := range v.Elems {
+		got = append(got, string(e.Str))
+		if slot := int(routing.Slot(e.Str)); slot < last {
+			t.Fatalf("KEYS out of slot order at %s", e.Str)
+		} else {
+			last = slot
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("KEYS k:* returned %d keys, want the %d written", len(got), len(want))
+	}
+	g.expect(`["{tag}a" "{tag}b"]`, "KEYS", "{tag}*")
+	g.expect(`["k:7"]`, "KEYS", "k:7")
+	slot := fmt.Sprint(routing.Slot([]byte("{tag}")))
+	g.expect(":2", "CLUSTER", "COUNTKEYSINSLOT", slot)
+	g.expect(`["{tag}a"]`, "CLUSTER", "GETKEYSINSLOT", slot, "1")
+	g.expect(`["0" ["{tag}a" "{tag}b"]]`, "SCAN", "0", "MATCH", "{tag}*")
 }
 
 func TestPatternSlot(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
+	"ferricd/internal/routing"
 )
 
 // Kind says where a command executes.
@@ -168,6 +169,15 @@ type Server interface {
 	FlushAll(ctx context.Context) error
 	// ReadAll runs fn on a read Txn that sees every key of every shard at one instant.
 	ReadAll(ctx context.Context, fn func(tx *keyspace.Txn) reply.Value) reply.Value
+	// HoldsAllShards reports whether this node has a replica of every shard, so that
+	// ReadAll can serve.
+	HoldsAllShards() bool
+	// ShardRanges splits r into the parts owned by one shard each, in slot order.
+	ShardRanges(r routing.Range) []routing.Range
+	// ReadShard answers ReadRange(tx, r, args) for r, a range within one shard, on a Txn
+	// that sees that shard at one instant after every write acknowledged before the call:
+	// here if this node holds a replica of the shard, otherwise at the shard's leader.
+	ReadShard(ctx context.Context, r routing.Range, args [][]byte) reply.Value
 	// Info renders the INFO sections asked for (already lower-cased; "default", "all",
 	// "everything" are expanded by the node).
 	Info(ctx context.Context, sections []string) string

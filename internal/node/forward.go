@@ -38,8 +38,11 @@ const (
 	// countOp asks the leader of the shard named by the second argument for its key count
 	// (DBSIZE on a node without every shard).
 	countOp = "\x00count"
-	// countAttempts bounds how often a countOp chases a moving leader.
-	countAttempts = 4
+	// rangeOp asks the leader of the shard named by the second argument for
+	// command.ReadRange over slots [third, fourth) of the command in the arguments after.
+	rangeOp = "\x00range"
+	// askAttempts bounds how often an internal op chases a moving leader (askLeader).
+	askAttempts = 4
 )
 
 var (
@@ -134,6 +137,9 @@ func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
 		case countOp:
 			out[i] = n.countLocal(ctx, args)
 			continue
+		case rangeOp:
+			out[i] = n.rangeLocal(ctx, args)
+			continue
 		}
 		spec := n.table.Lookup(args)
 		if spec == nil || !spec.CheckArity(len(args)) || (spec.Kind != command.KindKeyRead && spec.Kind != command.KindKeyWrite) {
@@ -157,7 +163,7 @@ func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
 	return b
 }
 
-// ledShard resolves an internal op call (flushOp, countOp, confOp: argc arguments, each after
+// ledShard resolves an internal op call (flushOp, countOp, confOp, rangeOp: argc arguments, each after
 // the op 8 bytes big-endian, the first a shard id) to the shard's local replica if this node
 // leads it; otherwise it returns the reply to send instead.
 func (n *Node) ledShard(args [][]byte, argc int) (*shard.Shard, reply.Value) {

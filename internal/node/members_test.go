@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -108,6 +109,46 @@ func (c *members) checkReadable(i int, keys []string) {
 	}
 }
 
+// checkKeyspaceReads checks, through node i, that KEYS * returns dbsize keys, acked among
+// them, that a SCAN iteration returns the same keys once each, and that RANDOMKEY picks one.
+func (c *members) checkKeyspaceReads(i int, acked []string, dbsize string) {
+	c.t.Helper()
+	keys := map[string]bool{}
+	for _, k := range c.exec(i, false, []string{"KEYS", "*"})[0].Elems {
+		keys[string(k.Str)] = true
+	}
+	if got := fmt.Sprintf(":%d", len(keys)); got != dbsize {
+		c.t.Fatalf("KEYS * through node %d returned %d keys; DBSIZE is %s", i+1, len(keys), dbsize)
+	}
+	for _, k := range acked {
+		if !keys[k] {
+			c.t.Fatalf("KEYS * through node %d lacks the acknowledged %s", i+1, k)
+		}
+	}
+	scanned := map[string]bool{}
+	for cursor, calls := "0", 0; ; calls++ {
+		v := c.exec(i, false, []string{"SCAN", cursor, "COUNT", "50"})[0]
+		if len(v.Elems) != 2 || calls > 100_000 {
+			c.t.Fatalf("SCAN %s through node %d = %s", cursor, i+1, v.String())
+		}
+		for _, k := range v.Elems[1].Elems {
+			if scanned[string(k.Str)] {
+				c.t.Fatalf("SCAN through node %d returned %s twice", i+1, k.Str)
+			}
+			scanned[string(k.Str)] = true
+		}
+		if cursor = string(v.Elems[0].Str); cursor == "0" {
+			break
+		}
+	}
+	if !maps.Equal(scanned, keys) {
+		c.t.Fatalf("SCAN through node %d returned %d keys, KEYS * %d", i+1, len(scanned), len(keys))
+	}
+	if v := c.exec(i, false, []string{"RANDOMKEY"})[0]; !keys[string(v.Str)] {
+		c.t.Fatalf("RANDOMKEY through node %d = %s, not one of the keys", i+1, v.String())
+	}
+}
+
 func TestMeetAddsANodeUnderLoad(t *testing.T) {
 	c := startMembers(t, 3)
 	c.waitWritable(0)
@@ -149,6 +190,10 @@ func TestMeetAddsANodeUnderLoad(t *testing.T) {
 		if sz != sizes[0] {
 			t.Fatalf("DBSIZE per node %v: node %d disagrees", sizes, i+1)
 		}
+	}
+	// KEYS, SCAN and RANDOMKEY too, shard by shard, and they agree with DBSIZE.
+	for i := range c.nodes {
+		c.checkKeyspaceReads(i, acked, sizes[0])
 	}
 	// The new node's replicas hold the data themselves (READONLY reads are local).
 	for _, key := range acked {

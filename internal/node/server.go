@@ -44,35 +44,13 @@ func (n *Node) dbSizeAcross(ctx context.Context) (int64, error) {
 				continue
 			}
 		}
-		v := n.askCount(ctx, id)
+		v := n.askLeader(ctx, id, [][]byte{[]byte(countOp), binary.BigEndian.AppendUint64(nil, id)}, n.countLocal)
 		if v.Kind != reply.KindInt {
 			return 0, command.ReplyError{Value: v}
 		}
 		total += v.Int
 	}
 	return total, nil
-}
-
-// askCount asks shard id's leader for the shard's key count, following a moving leader.
-func (n *Node) askCount(ctx context.Context, id uint64) reply.Value {
-	call := [][]byte{[]byte(countOp), binary.BigEndian.AppendUint64(nil, id)}
-	for range countAttempts {
-		leader := n.awaitLeader(ctx, id)
-		if leader == 0 {
-			return errClusterDown
-		}
-		if leader == n.self {
-			return n.countLocal(ctx, call)
-		}
-		out, err := n.callForward(ctx, leader, [][][]byte{call}, false)
-		if err != nil {
-			return forwardErr(err)
-		}
-		if _, moved := notLeaderHint(out[0]); !moved {
-			return out[0]
-		}
-	}
-	return reply.ErrTryAgain
 }
 
 // countLocal answers a countOp call: the key count of a shard led here.
@@ -153,7 +131,8 @@ func (n *Node) FlushAll(ctx context.Context) error {
 func (n *Node) ReadAll(ctx context.Context, fn func(tx *keyspace.Txn) reply.Value) reply.Value {
 	if err := n.barrierAll(ctx); err != nil {
 		if errors.Is(err, errNotAllLocal) {
-			return reply.Err("ERR this node does not hold every shard; run the command on a node that does (clusters of more than 3 nodes do not support it yet)")
+			// The command saw HoldsAllShards, then a replica moved away.
+			return reply.Err("TRYAGAIN this node's replicas changed during the command; retry")
 		}
 		return submitErr(err)
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +108,17 @@ func TestFourthNodeJoinsUnderLoadAndIsForgotten(t *testing.T) {
 	for _, key := range acked {
 		if got, err := c4.Get(cctx, key).Result(); err != nil || got != key {
 			t.Fatalf("GET %s through the new node = %q, %v", key, got, err)
+		}
+	}
+	// redis-cli --scan iterates SCAN through a node that lacks a shard: shard by shard.
+	out, err = joiner.RunCLI(cctx, "--scan", "--pattern", "load:*")
+	scanned := strings.Fields(out)
+	if err != nil {
+		t.Fatalf("redis-cli --scan through the new node: %v", err)
+	}
+	for _, key := range acked {
+		if !slices.Contains(scanned, key) {
+			t.Fatalf("redis-cli --scan through the new node (%d keys) lacks the acknowledged %s", len(scanned), key)
 		}
 	}
 	nodesOut, err := c4.ClusterNodes(cctx).Result()
