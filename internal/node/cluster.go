@@ -77,6 +77,13 @@ func (n *Node) leaderOf(id uint64) uint64 {
 		// placed here waits for the leader to add it): what peers gossip.
 		l = n.leaders.get(id)
 	}
+	if l != 0 && l != n.self {
+		if m, ok := n.directory().Get(l); ok && m.State == cluster.Removed {
+			// A forgotten member: its bus connection is gone, and the replicas it led
+			// elect another leader after an election timeout (awaitLeader waits for it).
+			l = 0
+		}
+	}
 	if l != 0 {
 		n.leaderSeen[id-1].Store(time.Now().UnixNano())
 	}

@@ -41,6 +41,8 @@ const (
 	// rangeOp asks the leader of the shard named by the second argument for
 	// command.ReadRange over slots [third, fourth) of the command in the arguments after.
 	rangeOp = "\x00range"
+	// unreachableAttempts bounds how often forwardOne tries a leader it cannot connect to.
+	unreachableAttempts = 4
 	// askAttempts bounds how often an internal op chases a moving leader (askLeader).
 	askAttempts = 4
 )
@@ -312,26 +314,35 @@ func (n *Node) sendBatch(ctx context.Context, b *fwdBatch, o execOpts) {
 // election timeouts): a leader that was just removed, or that died, stays the one this node
 // knows until the shard's next election, so a few quick attempts would end in CLUSTERDOWN
 // while the shard is about to be writable again.
+//
+// A leader this node cannot reach at all is different: on the minority side of a partition
+// the last known leader stays known, and waiting for it would make every refused request
+// take seconds. Those attempts are bounded by unreachableAttempts instead.
 func (n *Node) forwardOne(ctx context.Context, args [][]byte, id, hint uint64, o execOpts) reply.Value {
 	deadline := time.Now().Add(n.leaderWait())
+	unreachable := 0
 	for attempt := 1; ; attempt++ {
 		v, retry := n.forwardAttempt(ctx, args, id, hint, o, attempt)
 		if !retry {
 			return v
 		}
-		if time.Now().After(deadline) {
-			return errClusterDown
-		}
 		hint = 0
-		if next, ok := notLeaderHint(v); ok {
+		next, refused := notLeaderHint(v)
+		if refused {
 			hint = next
+		} else {
+			unreachable++
+		}
+		if unreachable >= unreachableAttempts || time.Now().After(deadline) {
+			return errClusterDown
 		}
 	}
 }
 
 // forwardAttempt makes one attempt of forwardOne, after a backoff that grows with attempt.
 // retry reports a refusal or an unreachable leader, worth another attempt; v then holds the
-// refusal (a notLeaderReply naming the next leader to try, if any).
+// refusal (a notLeaderReply naming the next leader to try, if any), or is empty for an
+// unreachable leader.
 func (n *Node) forwardAttempt(ctx context.Context, args [][]byte, id, hint uint64, o execOpts, attempt int) (v reply.Value, retry bool) {
 	select {
 	case <-ctx.Done():

@@ -199,6 +199,13 @@ func (p *Process) Kill() {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
+	select {
+	case <-p.done:
+		// Already reaped: its pid (and process group id) may now be another process's,
+		// a server started since (pid_max is often 32768, so pids wrap within a test run).
+		return
+	default:
+	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
