@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"ferricd/internal/cluster"
 	"ferricd/internal/reply"
@@ -49,6 +50,7 @@ func (n *Node) learnDirectory(d cluster.Directory) (cluster.Directory, error) {
 		case m.ID == n.self:
 			n.log.Error("this node was removed from the cluster (CLUSTER FORGET); its replicas move to other nodes and it can no longer serve")
 		default:
+			n.removedAt.Store(time.Now().UnixNano())
 			n.log.Info("cluster member removed", "node", m.ID)
 		}
 	}

@@ -111,13 +111,16 @@ type Node struct {
 	// leaderSeen[id-1] is when (Unix ns, wall clock: the node's clock may be a test's) shard
 	// id last had a known leader; the node's start counts as such a time.
 	leaderSeen []atomic.Int64
-	counts     *keyspace.Counts
-	cache      *keyspace.MetaCache
-	table      *command.Table
-	obs        Observer
-	log        *slog.Logger
-	now        func() time.Time
-	start      time.Time
+	// removedAt is when (Unix ns) this node last learnt that a member was forgotten: for a
+	// while after, a shard whose known leader is that member is taken to be electing another.
+	removedAt atomic.Int64
+	counts    *keyspace.Counts
+	cache     *keyspace.MetaCache
+	table     *command.Table
+	obs       Observer
+	log       *slog.Logger
+	now       func() time.Time
+	start     time.Time
 
 	runID string
 	ops   opsSampler
