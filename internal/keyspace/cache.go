@@ -119,6 +119,9 @@ func (c *MetaCache) install(s *cacheStripe, key, enc []byte) {
 	}
 	s.m[string(key)] = enc
 	s.bytes += int64(len(key) + len(enc) + entryOverhead)
+	if s.bytes <= c.maxBytes {
+		return // starting a map iteration is not free: ~4% of a cluster node's CPU under SET load
+	}
 	for k, v := range s.m {
 		if s.bytes <= c.maxBytes {
 			break
