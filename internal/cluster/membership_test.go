@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 func member(id uint64, addr string, st MemberState) Member {
@@ -188,6 +190,14 @@ func TestRemovedMemberIsDisconnectedAndRefused(t *testing.T) {
 	d, _ = d.With(member(3, tn.peers[2].BusAddr, Removed))
 	tn.trs[1].SetDirectory(d)
 	tn.trs[2].SetDirectory(d)
+	// For the grace period it still gets raft messages (so that its replicas can hand
+	// their leaderships over), though a new connection from it would be refused.
+	tn.trs[1].Send(1, []*raftpb.Message{heartbeat(1, 3)})
+	waitFor(t, "a raft message to node 3 during the grace", func() bool {
+		tn.recs[3].mu.Lock()
+		defer tn.recs[3].mu.Unlock()
+		return len(tn.recs[3].msgs) > 0
+	})
 	waitFor(t, "node 3 disconnected", func() bool {
 		return !tn.trs[1].Connected(3) && !tn.trs[2].Connected(3) && !tn.trs[3].Connected(1)
 	})

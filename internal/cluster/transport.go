@@ -57,6 +57,9 @@ type Config struct {
 	SnapshotTimeout time.Duration
 	// HandshakeTimeout bounds the exchange of hellos on a new connection; default 5s.
 	HandshakeTimeout time.Duration
+	// RetireGrace is how long a removed member's connection outlives its removal; default
+	// 30s. See SetDirectory.
+	RetireGrace time.Duration
 }
 
 // Errors of Call.
@@ -84,8 +87,7 @@ type Transport struct {
 	peers   map[uint64]*peer
 	removed map[uint64]bool // ids the directory says were removed: refused at handshake
 	started bool            // Start ran: new peers are dialed at once
-	// retiring are the removed peers whose connection stays up for retireGrace, so that
-	// what was queued for them (the directory saying they were removed) still goes out.
+	// retiring are the removed peers kept for Config.RetireGrace; see SetDirectory.
 	retiring map[*peer]*time.Timer
 
 	ctx    context.Context
@@ -112,6 +114,9 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if cfg.SnapshotTimeout <= 0 {
 		cfg.SnapshotTimeout = 10 * time.Minute
+	}
+	if cfg.RetireGrace <= 0 {
+		cfg.RetireGrace = 30 * time.Second
 	}
 	t := &Transport{cfg: cfg, log: cfg.Logger, peers: make(map[uint64]*peer), removed: make(map[uint64]bool),
 		conns: make(map[net.Conn]struct{})}
@@ -167,9 +172,14 @@ func (t *Transport) peer(id uint64) *peer {
 }
 
 // SetDirectory brings the peer set in line with d: active members that are new get a peer
-// (and a connection), removed members lose theirs (their connection is closed, their calls
-// fail with ErrUnreachable) and are refused from then on. An id, once removed, is never
-// added back.
+// (and a connection); removed members are refused at handshake from then on, and lose their
+// peer RetireGrace later (their connection is closed, their calls fail with ErrUnreachable).
+// An id, once removed, is never added back.
+//
+// Why the grace: a forgotten member is still a voter, maybe a leader, of its shards until
+// their leaders move the replicas away by conf change. Kept connected meanwhile, it hears
+// that it was removed, hands its leaderships over and votes in its groups; cut off at once,
+// the shards it led would stay leaderless for an election and the others one voter short.
 func (t *Transport) SetDirectory(d Directory) {
 	t.peersMu.Lock()
 	defer t.peersMu.Unlock()
@@ -182,7 +192,6 @@ func (t *Transport) SetDirectory(d Directory) {
 		case m.State == Removed && !t.removed[m.ID]:
 			t.removed[m.ID] = true
 			if p != nil {
-				delete(t.peers, m.ID)
 				t.retireLater(p)
 				t.log.Info("cluster bus: member removed", "peer", m.ID)
 			}
@@ -197,18 +206,18 @@ func (t *Transport) SetDirectory(d Directory) {
 	}
 }
 
-// retireGrace is how long a removed member's connection outlives its removal.
-const retireGrace = time.Second
-
-// retireLater retires p after retireGrace (at once if the transport is closed first). It is
-// no longer a peer meanwhile: nothing new is sent to it. peersMu is held.
+// retireLater drops and retires p after RetireGrace (at once if the transport is closed
+// first); it stays a peer meanwhile. peersMu is held.
 func (t *Transport) retireLater(p *peer) {
 	if t.retiring == nil {
 		t.retiring = make(map[*peer]*time.Timer)
 	}
-	t.retiring[p] = time.AfterFunc(retireGrace, func() {
+	t.retiring[p] = time.AfterFunc(t.cfg.RetireGrace, func() {
 		t.peersMu.Lock()
 		delete(t.retiring, p)
+		if t.peers[p.id] == p {
+			delete(t.peers, p.id)
+		}
 		t.peersMu.Unlock()
 		p.retire()
 	})

@@ -101,6 +101,9 @@ type testNet struct {
 	faults map[uint64]*Faults
 }
 
+// testRetireGrace is the test nets' Config.RetireGrace.
+const testRetireGrace = 500 * time.Millisecond
+
 // newTestNet starts n transports on loopback ports.
 func newTestNet(t *testing.T, n int) *testNet {
 	t.Helper()
@@ -131,6 +134,7 @@ func (tn *testNet) start(id uint64) {
 	tr, err := New(Config{
 		NodeID: id, ListenAddr: tn.peers[id-1].BusAddr, ClientAddr: fmt.Sprintf("127.0.0.1:%d", 7000+id),
 		Peers: tn.peers, Shards: 4, Handler: rec, Faults: f, HandshakeTimeout: time.Second,
+		RetireGrace: testRetireGrace,
 	})
 	if err != nil {
 		tn.t.Fatal(err)
