@@ -191,13 +191,25 @@ func TestRemovedMemberIsDisconnectedAndRefused(t *testing.T) {
 	tn.trs[1].SetDirectory(d)
 	tn.trs[2].SetDirectory(d)
 	// For the grace period it still gets raft messages (so that its replicas can hand
-	// their leaderships over), though a new connection from it would be refused.
+	// their leaderships over), and may still open connections: a leader it still is sends
+	// snapshots to the replicas that take its place, each over a connection of its own.
 	tn.trs[1].Send(1, []*raftpb.Message{heartbeat(1, 3)})
 	waitFor(t, "a raft message to node 3 during the grace", func() bool {
 		tn.recs[3].mu.Lock()
 		defer tn.recs[3].mu.Unlock()
 		return len(tn.recs[3].msgs) > 0
 	})
+	snap := &raftpb.Message{Type: raftpb.MsgSnap.Enum(), From: new(uint64(3)), To: new(uint64(1)), Term: new(uint64(4)),
+		Snapshot: &raftpb.Snapshot{Metadata: &raftpb.SnapshotMetadata{Index: new(uint64(9)), Term: new(uint64(4))}}}
+	tn.trs[3].Send(2, []*raftpb.Message{snap})
+	waitFor(t, "node 3's snapshot to node 1 during the grace reported", func() bool {
+		tn.recs[3].mu.Lock()
+		defer tn.recs[3].mu.Unlock()
+		return len(tn.recs[3].reported) == 1
+	})
+	if !tn.recs[3].reported[0] {
+		t.Fatal("a removed member could not send a snapshot during its grace period")
+	}
 	waitFor(t, "node 3 disconnected", func() bool {
 		return !tn.trs[1].Connected(3) && !tn.trs[2].Connected(3) && !tn.trs[3].Connected(1)
 	})

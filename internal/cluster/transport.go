@@ -85,7 +85,7 @@ type Transport struct {
 	// peersMu guards peers and removed: members come and go at run time (SetDirectory).
 	peersMu sync.RWMutex
 	peers   map[uint64]*peer
-	removed map[uint64]bool // ids the directory says were removed: refused at handshake
+	removed map[uint64]bool // ids the directory says were removed: refused at handshake once retired
 	started bool            // Start ran: new peers are dialed at once
 	// retiring are the removed peers kept for Config.RetireGrace; see SetDirectory.
 	retiring map[*peer]*time.Timer
@@ -116,7 +116,7 @@ func New(cfg Config) (*Transport, error) {
 		cfg.SnapshotTimeout = 10 * time.Minute
 	}
 	if cfg.RetireGrace <= 0 {
-		cfg.RetireGrace = 30 * time.Second
+		cfg.RetireGrace = DefaultRetireGrace
 	}
 	t := &Transport{cfg: cfg, log: cfg.Logger, peers: make(map[uint64]*peer), removed: make(map[uint64]bool),
 		conns: make(map[net.Conn]struct{})}
@@ -172,8 +172,10 @@ func (t *Transport) peer(id uint64) *peer {
 }
 
 // SetDirectory brings the peer set in line with d: active members that are new get a peer
-// (and a connection); removed members are refused at handshake from then on, and lose their
-// peer RetireGrace later (their connection is closed, their calls fail with ErrUnreachable).
+// (and a connection); removed members lose their peer RetireGrace later (their connections
+// are closed, their calls fail with ErrUnreachable) and are refused at handshake from then
+// on. Within the grace a removed member may still open connections: a leader being moved
+// off its shards sends snapshots to the new replicas over connections of their own.
 // An id, once removed, is never added back.
 //
 // Why the grace: a forgotten member is still a voter, maybe a leader, of its shards until
@@ -205,6 +207,9 @@ func (t *Transport) SetDirectory(d Directory) {
 		}
 	}
 }
+
+// DefaultRetireGrace is Config.RetireGrace's default.
+const DefaultRetireGrace = 30 * time.Second
 
 // retireLater drops and retires p after RetireGrace (at once if the transport is closed
 // first); it stays a peer meanwhile. peersMu is held.
@@ -388,10 +393,10 @@ func (t *Transport) checkHello(h hello, wantFrom uint64) error {
 	t.peersMu.RLock()
 	known, removed := t.peers[h.from] != nil, t.removed[h.from]
 	t.peersMu.RUnlock()
-	if removed {
+	switch {
+	case removed && !known:
 		return fmt.Errorf("node %d was removed from this cluster", h.from)
-	}
-	if !known {
+	case !known:
 		return fmt.Errorf("node %d is not a member of this cluster", h.from)
 	}
 	return nil

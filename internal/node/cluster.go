@@ -66,8 +66,8 @@ func (n *Node) clientAddr(id uint64) string {
 	return n.bus.ClientAddr(id)
 }
 
-// electionAfterRemoval bounds, in leaderWaits, how long after a member was forgotten the
-// shards it led are assumed to be electing a new leader.
+// electionAfterRemoval bounds, in leaderWaits, how long after the bus lets a forgotten member
+// go (cluster.DefaultRetireGrace) the shards it led are assumed to be electing a new leader.
 const electionAfterRemoval = 3
 
 // leaderOf returns the node leading shard id as far as this node knows, 0 if none is known.
@@ -82,12 +82,13 @@ func (n *Node) leaderOf(id uint64) uint64 {
 		l = n.leaders.get(id)
 	}
 	if l != 0 && l != n.self {
-		if m, ok := n.directory().Get(l); ok && m.State == cluster.Removed {
-			// A forgotten member: its bus connection is gone, and the replicas it led
+		if m, ok := n.directory().Get(l); ok && m.State == cluster.Removed && (n.bus == nil || !n.bus.Connected(l)) {
+			// A forgotten member no longer connected (a connected one, within the bus'
+			// grace period, still serves as leader): the replicas it led
 			// elect another leader once they notice, an election timeout later. For a
 			// while after the removal the shard counts as having had a leader just now,
 			// so that awaitLeader waits for that election instead of failing at once.
-			if time.Since(time.Unix(0, n.removedAt.Load())) < electionAfterRemoval*n.leaderWait() {
+			if time.Since(time.Unix(0, n.removedAt.Load())) < cluster.DefaultRetireGrace+electionAfterRemoval*n.leaderWait() {
 				n.leaderSeen[id-1].Store(time.Now().UnixNano())
 			}
 			return 0

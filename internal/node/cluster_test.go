@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -90,7 +92,7 @@ func (c *members) start(i int) {
 		DB: c.dbs[i], Shards: testShards, Table: testTable, Params: testParams{}, NodeID: uint64(i + 1),
 		TickInterval: 20 * time.Millisecond, FS: c.fs[i], SnapshotDir: "db/snapshots",
 		RaftLog: RaftLogConfig{TruncateInterval: 20, KeepEntries: 5, MaxLagEntries: 50},
-		Cluster: cc,
+		Cluster: cc, Logger: debugLogger(i + 1),
 	})
 	if err != nil {
 		c.t.Fatalf("open node %d: %v", i+1, err)
@@ -243,4 +245,13 @@ func TestLeadershipSpreadsOverMembers(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// debugLogger logs node id's events to stderr when FERRICD_TEST_LOG is set (nil: discarded),
+// for finding out what a cluster did in a failing or slow test.
+func debugLogger(id int) *slog.Logger {
+	if os.Getenv("FERRICD_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", id)
 }

@@ -41,8 +41,8 @@ const (
 	// rangeOp asks the leader of the shard named by the second argument for
 	// command.ReadRange over slots [third, fourth) of the command in the arguments after.
 	rangeOp = "\x00range"
-	// unreachableAttempts bounds how often forwardOne tries a leader it cannot connect to.
-	unreachableAttempts = 4
+	// forwardAttempts bounds how often forwardOne chases a moving leader.
+	forwardAttempts = 4
 	// askAttempts bounds how often an internal op chases a moving leader (askLeader).
 	askAttempts = 4
 )
@@ -309,34 +309,20 @@ func (n *Node) sendBatch(ctx context.Context, b *fwdBatch, o execOpts) {
 	}
 }
 
-// forwardOne chases the leader of shard id for one call that was refused (or not sent):
-// to the hinted leader, or the one this node learns of. It keeps chasing for leaderWait (two
-// election timeouts): a leader that was just removed, or that died, stays the one this node
-// knows until the shard's next election, so a few quick attempts would end in CLUSTERDOWN
-// while the shard is about to be writable again.
-//
-// A leader this node cannot reach at all is different: on the minority side of a partition
-// the last known leader stays known, and waiting for it would make every refused request
-// take seconds. Those attempts are bounded by unreachableAttempts instead.
+// forwardOne chases the leader of shard id for one call that was refused (or not sent): to
+// the hinted leader, or the one this node learns of, at most forwardAttempts times. A shard
+// that is electing is waited for by awaitLeader (leaderOf, in turn, counts a leader that was
+// forgotten and cut off as none); a leader that cannot be reached, or keeps refusing, ends
+// in CLUSTERDOWN quickly, as a minority must answer.
 func (n *Node) forwardOne(ctx context.Context, args [][]byte, id, hint uint64, o execOpts) reply.Value {
-	deadline := time.Now().Add(n.leaderWait())
-	unreachable := 0
-	for attempt := 1; ; attempt++ {
+	for attempt := 1; attempt < forwardAttempts; attempt++ {
 		v, retry := n.forwardAttempt(ctx, args, id, hint, o, attempt)
 		if !retry {
 			return v
 		}
-		hint = 0
-		next, refused := notLeaderHint(v)
-		if refused {
-			hint = next
-		} else {
-			unreachable++
-		}
-		if unreachable >= unreachableAttempts || time.Now().After(deadline) {
-			return errClusterDown
-		}
+		hint, _ = notLeaderHint(v)
 	}
+	return errClusterDown
 }
 
 // forwardAttempt makes one attempt of forwardOne, after a backoff that grows with attempt.
