@@ -31,6 +31,7 @@ type MetaCache struct {
 	seed     maphash.Seed
 	stripes  [cacheStripes]cacheStripe
 	maxBytes int64 // per stripe
+	present  *presence
 
 	mu     sync.Mutex
 	staged map[*pebble.Batch]*cacheStage
@@ -63,7 +64,9 @@ func NewMetaCache(maxBytes int64) *MetaCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &MetaCache{seed: maphash.MakeSeed(), maxBytes: max(maxBytes/cacheStripes, 1), staged: map[*pebble.Batch]*cacheStage{}}
+	seed := maphash.MakeSeed()
+	c := &MetaCache{seed: seed, maxBytes: max(maxBytes/cacheStripes, 1), staged: map[*pebble.Batch]*cacheStage{},
+		present: newPresence(seed, maxBytes)}
 	for i := range c.stripes {
 		c.stripes[i].m = map[string][]byte{}
 	}

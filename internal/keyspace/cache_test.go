@@ -2,6 +2,7 @@ package keyspace
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -20,9 +21,18 @@ type cenv struct {
 	cache *MetaCache
 }
 
+// Its cache's presence filter is built (so valid) from the start: every cache test also checks
+// that the filter never hides a key.
 func newCachedEnv(t testing.TB, maxBytes int64) *cenv {
 	t.Helper()
-	return &cenv{env: newEnv(t), cache: NewMetaCache(maxBytes)}
+	e := &cenv{env: newEnv(t), cache: NewMetaCache(maxBytes)}
+	if e.cache != nil {
+		must(t, e.cache.present.build(context.Background(), e.db))
+		if !e.cache.PresenceValid() {
+			t.Fatal("presence filter not valid after a build on an empty DB")
+		}
+	}
+	return e
 }
 
 // wtx returns a write Txn on b using the env's cache, as node.Apply builds it.

@@ -50,6 +50,7 @@ func (c *MetaCache) BeginReplace() {
 	if c == nil {
 		return
 	}
+	c.present.beginReplace()
 	c.eachStripe(func(s *cacheStripe) {
 		s.seq++
 		s.blocked++
@@ -69,4 +70,5 @@ func (c *MetaCache) EndReplace() {
 		s.blocked--
 		s.m, s.bytes = map[string][]byte{}, 0
 	})
+	c.present.endReplace()
 }

@@ -139,6 +139,12 @@ func (t *Txn) encodedMeta(key []byte) ([]byte, bool, error) {
 			return enc, enc != nil, nil
 		}
 		seq = s
+		if c.present.absent(key) {
+			if t.b == nil {
+				c.fill(key, nil, seq) // a writer is about to install its own value
+			}
+			return nil, false, nil
+		}
 	}
 	v, closer, err := t.r.Get(MetaKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -276,6 +282,9 @@ func (t *Txn) put(key []byte, old, m *Meta) error {
 		}
 	}
 	enc := encodeMeta(nil, m)
+	if t.cache != nil {
+		t.cache.present.add(key) // before the batch can commit: see presence
+	}
 	if err := t.b.Set(appendMetaKey(nil, slot, key), enc, nil); err != nil {
 		return err
 	}

@@ -208,6 +208,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		defer n.wg.Done()
 		n.expiryLoop(loopCtx)
 	}()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.cache.RunPresenceFilter(loopCtx, n.db, func(err error) {
+			n.log.Error("key presence filter not built", "err", err)
+		})
+	}()
 	if n.bus != nil {
 		n.wg.Add(1)
 		go func() {
