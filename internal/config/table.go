@@ -91,7 +91,7 @@ func table() []def {
 		integer("metrics-port", "9121", 0, portMax).immutable().own().
 			used("Port of the HTTP endpoint serving /metrics, /healthz and /readyz; 0 disables it."),
 		memory("key-cache-size", "134217728", 0, llMax).immutable().own().
-			used("Memory for the cache of recently used keys' metadata and string values (reads and writes skip Pebble on a hit); 0 disables it."),
+			used("Memory for the cache of recently used keys' metadata and string values (reads and writes skip Pebble on a hit), plus 1/64 of it for a Bloom filter of every key present (lookups of keys never written skip Pebble); 0 disables both."),
 		memory("block-cache-size", "67108864", 1<<20, llMax).immutable().own().
 			used("Pebble's block cache."),
 		boolean("enable-pprof", "no").immutable().own().
