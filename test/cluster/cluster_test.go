@@ -84,7 +84,9 @@ func TestWritesThroughEveryNodeAreReadFromEveryNode(t *testing.T) {
 	for _, p := range nodes {
 		c := client(p)
 		for key, val := range want {
-			got, err := c.Get(ctx, key).Result()
+			// A leader change (elections happen when a loaded machine delays heartbeats)
+			// answers TRYAGAIN/CLUSTERDOWN, which clients retry.
+			got, _, err := getRetrying(ctx, c, key)
 			if err != nil || got != val {
 				t.Fatalf("GET %s from %s = %q, %v; want %q", key, p.Name, got, err, val)
 			}
@@ -222,5 +224,20 @@ func TestBadClusterOptionsAreRefusedAtStart(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("ferricd %s: err=%v output=%q; want a failure mentioning %q", tc.args, err, out, tc.want)
 		}
+	}
+}
+
+// getRetrying GETs key, retrying for up to 10 s while the answer is a retryable error
+// (TRYAGAIN or CLUSTERDOWN: a shard electing a leader); it returns the value, the number of
+// retries, and the last error.
+func getRetrying(ctx context.Context, c *redis.Client, key string) (string, int, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for retries := 0; ; retries++ {
+		got, err := c.Get(ctx, key).Result()
+		retryable := err != nil && (strings.HasPrefix(err.Error(), "TRYAGAIN") || strings.HasPrefix(err.Error(), "CLUSTERDOWN"))
+		if !retryable || time.Now().After(deadline) {
+			return got, retries, err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
