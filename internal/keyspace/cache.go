@@ -64,9 +64,8 @@ func NewMetaCache(maxBytes int64) *MetaCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	seed := maphash.MakeSeed()
-	c := &MetaCache{seed: seed, maxBytes: max(maxBytes/cacheStripes, 1), staged: map[*pebble.Batch]*cacheStage{},
-		present: newPresence(seed, maxBytes)}
+	c := &MetaCache{seed: maphash.MakeSeed(), maxBytes: max(maxBytes/cacheStripes, 1), staged: map[*pebble.Batch]*cacheStage{},
+		present: newPresence(maxBytes)}
 	for i := range c.stripes {
 		c.stripes[i].m = map[string][]byte{}
 	}

@@ -28,7 +28,7 @@ func newCachedEnv(t testing.TB, maxBytes int64) *cenv {
 	e := &cenv{env: newEnv(t), cache: NewMetaCache(maxBytes)}
 	if e.cache != nil {
 		must(t, e.cache.present.build(context.Background(), e.db))
-		if !e.cache.PresenceValid() {
+		if !e.cache.present.valid.Load() {
 			t.Fatal("presence filter not valid after a build on an empty DB")
 		}
 	}

@@ -58,10 +58,10 @@ const (
 	presenceMinWords   = 1 << 10
 )
 
-func newPresence(seed maphash.Seed, cacheBytes int64) *presence {
+func newPresence(cacheBytes int64) *presence {
 	words := max(cacheBytes/presenceCacheRatio/64, presenceMinWords)
 	shift := uint(bits.LeadingZeros64(uint64(words))) + 1 // round down to a power of two
-	return &presence{seed: seed, words: make([]atomic.Uint64, 1<<(64-shift)), shift: shift,
+	return &presence{seed: maphash.MakeSeed(), words: make([]atomic.Uint64, 1<<(64-shift)), shift: shift,
 		wake: make(chan struct{}, 1)}
 }
 
@@ -179,6 +179,3 @@ func (c *MetaCache) RunPresenceFilter(ctx context.Context, db *pebble.DB, onErr 
 		}
 	}
 }
-
-// PresenceValid reports whether lookups currently use the key presence filter.
-func (c *MetaCache) PresenceValid() bool { return c != nil && c.present.valid.Load() }

@@ -58,14 +58,14 @@ func TestPresenceReplaceInvalidates(t *testing.T) {
 	e := newCachedEnv(t, 1<<20)
 	ingested := []byte("ingested")
 	e.cache.BeginReplace()
-	if e.cache.PresenceValid() {
+	if e.cache.present.valid.Load() {
 		t.Fatal("filter still valid during a replacement")
 	}
 	must(t, e.cache.present.build(context.Background(), e.db)) // overlaps: must not validate
 	// Written without the cache, as an ingestion bypasses Txn.put.
 	e.write(baseNow, 5, func(tx *Txn) { must(t, tx.SetString(ingested, []byte("v"), 0)) })
 	e.cache.EndReplace()
-	if e.cache.PresenceValid() {
+	if e.cache.present.valid.Load() {
 		t.Fatal("filter valid after a replacement before any rebuild")
 	}
 	if e.cache.present.absent(ingested) {
@@ -75,12 +75,12 @@ func TestPresenceReplaceInvalidates(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); e.cache.RunPresenceFilter(ctx, e.db, func(err error) { t.Error(err) }) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for !e.cache.PresenceValid() && time.Now().Before(deadline) {
+	for !e.cache.present.valid.Load() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
 	<-done
-	if !e.cache.PresenceValid() {
+	if !e.cache.present.valid.Load() {
 		t.Fatal("filter not rebuilt within 5 s of the replacement's end")
 	}
 	if e.cache.present.absent(ingested) {
