@@ -26,7 +26,8 @@ import (
 //
 // Cached byte slices are immutable: a new value always replaces the slice, so readers may keep
 // what they got. Absent keys are cached too (nil value), which spares SET of a new key its
-// lookup. Memory is bounded per stripe; eviction drops arbitrary entries (map order).
+// lookup. Memory is bounded per stripe; eviction drops arbitrary entries (table order). Each
+// stripe's table is a flat hash table (cachetable.go), not a Go map: see there why.
 type MetaCache struct {
 	seed     maphash.Seed
 	stripes  [cacheStripes]cacheStripe
@@ -48,7 +49,7 @@ type cacheStripe struct {
 	bytes int64
 	// blocked counts prepared, not yet published writes to keys of this stripe; fills wait.
 	blocked int
-	m       map[string][]byte // nil value: known absent
+	t       metaTable // nil encoding: known absent
 }
 
 // cacheStage is one batch's uncommitted metadata changes, in order.
@@ -66,14 +67,19 @@ func NewMetaCache(maxBytes int64) *MetaCache {
 	}
 	c := &MetaCache{seed: maphash.MakeSeed(), maxBytes: max(maxBytes/cacheStripes, 1), staged: map[*pebble.Batch]*cacheStage{},
 		present: newPresence(maxBytes)}
-	for i := range c.stripes {
-		c.stripes[i].m = map[string][]byte{}
-	}
 	return c
 }
 
+// locate returns key's stripe and hash; the stripe is chosen by the hash's low bits, which
+// the stripe's table therefore ignores (see metaTable).
+func (c *MetaCache) locate(key []byte) (*cacheStripe, uint64) {
+	h := maphash.Bytes(c.seed, key)
+	return &c.stripes[h%cacheStripes], h / cacheStripes
+}
+
 func (c *MetaCache) stripe(key []byte) *cacheStripe {
-	return &c.stripes[maphash.Bytes(c.seed, key)%cacheStripes]
+	s, _ := c.locate(key)
+	return s
 }
 
 // get returns key's cached encoded metadata: hit reports whether the cache knows the key
@@ -82,9 +88,9 @@ func (c *MetaCache) get(key []byte) (enc []byte, hit bool, seq uint64) {
 	if c == nil {
 		return nil, false, 0
 	}
-	s := c.stripe(key)
+	s, h := c.locate(key)
 	s.mu.Lock()
-	enc, hit = s.m[string(key)]
+	enc, hit = s.t.get(h, key)
 	seq = s.seq
 	s.mu.Unlock()
 	return enc, hit, seq
@@ -96,40 +102,39 @@ func (c *MetaCache) fill(key, enc []byte, seq uint64) {
 	if c == nil {
 		return
 	}
-	s := c.stripe(key)
+	s, h := c.locate(key)
 	s.mu.Lock()
 	if s.seq == seq && s.blocked == 0 {
-		c.install(s, key, enc)
+		c.install(s, h, key, enc)
 	}
 	s.mu.Unlock()
 }
 
-// evict removes key's entry; the stripe lock is held.
-func (s *cacheStripe) evict(key []byte) {
-	if old, ok := s.m[string(key)]; ok {
-		s.bytes -= int64(len(key) + len(old) + entryOverhead)
-		delete(s.m, string(key))
+// evict removes key's entry (h is its hash from locate); the stripe lock is held.
+func (s *cacheStripe) evict(h uint64, key []byte) {
+	if klen, elen, ok := s.t.del(h, key); ok {
+		s.bytes -= int64(klen + elen + entryOverhead)
 	}
+}
+
+// reset empties the stripe; its lock is held.
+func (s *cacheStripe) reset() {
+	s.t.reset()
+	s.bytes = 0
 }
 
 // install sets key's entry; the stripe lock is held. A value larger than a stripe's whole
 // budget is not cached: it would only push out everything else.
-func (c *MetaCache) install(s *cacheStripe, key, enc []byte) {
-	s.evict(key)
+func (c *MetaCache) install(s *cacheStripe, h uint64, key, enc []byte) {
+	s.evict(h, key)
 	if int64(len(key)+len(enc)+entryOverhead) > c.maxBytes {
 		return
 	}
-	s.m[string(key)] = enc
+	s.t.set(h, key, enc)
 	s.bytes += int64(len(key) + len(enc) + entryOverhead)
-	if s.bytes <= c.maxBytes {
-		return // starting a map iteration is not free: ~4% of a cluster node's CPU under SET load
-	}
-	for k, v := range s.m {
-		if s.bytes <= c.maxBytes {
-			break
-		}
-		delete(s.m, k)
-		s.bytes -= int64(len(k) + len(v) + entryOverhead)
+	for s.bytes > c.maxBytes {
+		klen, elen := s.t.dropOne()
+		s.bytes -= int64(klen + elen + entryOverhead)
 	}
 }
 
@@ -167,16 +172,16 @@ func (c *MetaCache) Prepare(b *pebble.Batch) {
 		c.eachStripe(func(s *cacheStripe) {
 			s.seq++
 			s.blocked++
-			s.m, s.bytes = map[string][]byte{}, 0
+			s.reset()
 		})
 		return
 	}
 	for k := range st.writes {
-		s := c.stripe([]byte(k))
+		s, h := c.locate([]byte(k))
 		s.mu.Lock()
 		s.seq++
 		s.blocked++
-		s.evict([]byte(k))
+		s.evict(h, []byte(k))
 		s.mu.Unlock()
 	}
 }
@@ -207,19 +212,19 @@ func (c *MetaCache) finish(b *pebble.Batch, committed bool) {
 		c.eachStripe(func(s *cacheStripe) {
 			s.seq++
 			s.blocked -= unblock
-			s.m, s.bytes = map[string][]byte{}, 0
+			s.reset()
 		})
 		return
 	}
 	for k, enc := range st.writes {
-		s := c.stripe([]byte(k))
+		s, h := c.locate([]byte(k))
 		s.mu.Lock()
 		s.seq++
 		s.blocked -= unblock
 		if committed {
-			c.install(s, []byte(k), enc)
+			c.install(s, h, []byte(k), enc)
 		} else {
-			s.evict([]byte(k))
+			s.evict(h, []byte(k))
 		}
 		s.mu.Unlock()
 	}
@@ -243,7 +248,7 @@ func (c *MetaCache) Len() int {
 	for i := range c.stripes {
 		s := &c.stripes[i]
 		s.mu.Lock()
-		n += len(s.m)
+		n += s.t.len()
 		s.mu.Unlock()
 	}
 	return n
@@ -253,6 +258,6 @@ func (c *MetaCache) Len() int {
 func (c *MetaCache) clear() {
 	c.eachStripe(func(s *cacheStripe) {
 		s.seq++
-		s.m, s.bytes = map[string][]byte{}, 0
+		s.reset()
 	})
 }

@@ -128,9 +128,9 @@ func cacheEntries(c *MetaCache) (entries [cacheStripes][]cacheEntry, counted [ca
 	for i := range c.stripes {
 		s := &c.stripes[i]
 		s.mu.Lock()
-		for k, v := range s.m {
-			entries[i] = append(entries[i], cacheEntry{k, v})
-		}
+		s.t.each(func(k, v []byte) {
+			entries[i] = append(entries[i], cacheEntry{string(k), v})
+		})
 		counted[i] = s.bytes
 		s.mu.Unlock()
 	}
@@ -794,12 +794,9 @@ func TestCacheFillRace(t *testing.T) {
 // evict drops key from the cache the way install's eviction does (another key's fill in the
 // same stripe), without touching the stripe's sequence.
 func evict(c *MetaCache, key []byte) {
-	s := c.stripe(key)
+	s, h := c.locate(key)
 	s.mu.Lock()
-	if v, ok := s.m[string(key)]; ok {
-		delete(s.m, string(key))
-		s.bytes -= int64(len(key) + len(v) + entryOverhead)
-	}
+	s.evict(h, key)
 	s.mu.Unlock()
 }
 

@@ -54,7 +54,7 @@ func (c *MetaCache) BeginReplace() {
 	c.eachStripe(func(s *cacheStripe) {
 		s.seq++
 		s.blocked++
-		s.m, s.bytes = map[string][]byte{}, 0
+		s.reset()
 	})
 }
 
@@ -68,7 +68,7 @@ func (c *MetaCache) EndReplace() {
 	c.eachStripe(func(s *cacheStripe) {
 		s.seq++
 		s.blocked--
-		s.m, s.bytes = map[string][]byte{}, 0
+		s.reset()
 	})
 	c.present.endReplace()
 }
