@@ -23,7 +23,6 @@ package command
 //     written nothing, and the node parks the client.
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"ferricd/internal/keyspace"
@@ -256,8 +255,9 @@ func listWalk(tx *keyspace.Txn, c *keyspace.Coll, from, to int64, reverse bool, 
 		i, step = to-1, -1
 		ok = it.Last()
 	}
+	var arena copyArena
 	for ; ok; i += step {
-		if !fn(i, bytes.Clone(it.Value())) {
+		if !fn(i, arena.copy(it.Value())) {
 			break
 		}
 		if reverse {

@@ -210,11 +210,16 @@ func listLrangeCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	if v, ok := streamSubs(tx, c, span, to-from, listStreamElem); ok {
 		return v
 	}
-	vals, err := listRead(tx, c, from, to)
+	// Built straight into the reply's elements: no intermediate [][]byte.
+	elems := make([]reply.Value, 0, to-from)
+	err := listWalk(tx, c, from, to, false, func(_ int64, v []byte) bool {
+		elems = append(elems, reply.Bulk(v))
+		return true
+	})
 	if err != nil {
 		return reply.ErrInternal
 	}
-	return reply.BulkArray(vals)
+	return reply.Array(elems...)
 }
 
 func listStreamElem(_, value []byte) reply.Value { return reply.Bulk(value) }
