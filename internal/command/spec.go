@@ -128,7 +128,8 @@ type Spec struct {
 	Parent *Spec
 }
 
-// KeyArgs returns the keys of a well-formed invocation.
+// KeyArgs returns the keys of a well-formed invocation. The result may share args' backing
+// array: callers only read it.
 func (s *Spec) KeyArgs(args [][]byte) [][]byte {
 	if s.Keys != nil {
 		return s.Keys(args)
@@ -143,7 +144,15 @@ func (s *Spec) KeyArgs(args [][]byte) [][]byte {
 	if last >= len(args) {
 		last = len(args) - 1
 	}
+	if last < s.FirstKey {
+		return nil
+	}
 	step := max(s.Step, 1)
+	if step == 1 {
+		// Contiguous keys (GET, MGET, DEL, ...): a view of args, capacity clipped so that an
+		// append can never overwrite the arguments after the keys.
+		return args[s.FirstKey : last+1 : last+1]
+	}
 	keys := make([][]byte, 0, (last-s.FirstKey)/step+1)
 	for i := s.FirstKey; i <= last; i += step {
 		keys = append(keys, args[i])
