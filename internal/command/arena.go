@@ -12,12 +12,10 @@ const (
 	arenaMaxBlock = 64 << 10
 )
 
+// copy returns a private copy of b.
 func (a *copyArena) copy(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
 	if len(b) == 0 {
-		return []byte{} // like bytes.Clone: empty, not nil
+		return []byte{} // never nil, as the copies it replaces: an empty string, not a null
 	}
 	if len(b) > cap(a.block)-len(a.block) {
 		size := min(max(2*cap(a.block), arenaMinBlock), arenaMaxBlock)

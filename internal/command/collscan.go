@@ -93,6 +93,7 @@ func collScan(tx *keyspace.Txn, c *keyspace.Coll, cursor uint64, o scanOpts, fro
 	}
 	seen := int64(0)
 	var last uint64
+	var arena copyArena
 	for ; ok; ok = it.Next() {
 		sub := it.Sub()[strip:]
 		if !compact && seen >= o.count {
@@ -103,7 +104,7 @@ func collScan(tx *keyspace.Txn, c *keyspace.Coll, cursor uint64, o scanOpts, fro
 		seen++
 		last = scanPrefix(sub)
 		if o.match == nil || glob.Match(o.match, sub, false) {
-			emit(cloneBytes(sub), cloneBytes(it.Value()))
+			emit(arena.copy(sub), arena.copy(it.Value()))
 		}
 	}
 	return 0, nil

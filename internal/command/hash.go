@@ -358,8 +358,9 @@ func hashAllCmd(fields, values bool) KeyFunc {
 			return reply.ErrInternal
 		}
 		defer it.Close()
+		var arena copyArena
 		for ok := it.First(); ok; ok = it.Next() {
-			out = append(out, elem(cloneBytes(it.Sub()), cloneBytes(it.Value()))...)
+			out = append(out, elem(arena.copy(it.Sub()), arena.copy(it.Value()))...)
 		}
 		if int64(len(out)) != c.Meta.Size*per {
 			return reply.ErrInternal

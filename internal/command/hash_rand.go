@@ -103,8 +103,9 @@ func collAll(tx *keyspace.Txn, c *keyspace.Coll) ([][2][]byte, error) {
 	}
 	defer it.Close()
 	out := make([][2][]byte, 0, c.Meta.Size)
+	var arena copyArena
 	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, [2][]byte{cloneBytes(it.Sub()), cloneBytes(it.Value())})
+		out = append(out, [2][]byte{arena.copy(it.Sub()), arena.copy(it.Value())})
 	}
 	if int64(len(out)) != c.Meta.Size {
 		return nil, keyspace.ErrCorrupt

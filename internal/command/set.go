@@ -161,8 +161,9 @@ func setMembers(tx *keyspace.Txn, c *keyspace.Coll) ([][]byte, error) {
 	}
 	defer it.Close()
 	out := make([][]byte, 0, c.Meta.Size)
+	var arena copyArena
 	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, cloneBytes(it.Sub()))
+		out = append(out, arena.copy(it.Sub()))
 	}
 	if int64(len(out)) != c.Meta.Size {
 		return nil, keyspace.ErrCorrupt

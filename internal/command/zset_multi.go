@@ -78,8 +78,9 @@ func (s *zsetSrc) items(tx *keyspace.Txn) ([]zsetItem, error) {
 		}
 		defer it.Close()
 		out := make([]zsetItem, 0, s.set.Meta.Size)
+		var arena copyArena
 		for ok := it.First(); ok; ok = it.Next() {
-			out = append(out, zsetItem{member: cloneBytes(it.Sub()), score: 1})
+			out = append(out, zsetItem{member: arena.copy(it.Sub()), score: 1})
 		}
 		return out, nil
 	}
