@@ -7,9 +7,13 @@ import (
 	"ferricd/internal/store"
 )
 
+// metaKeyPrefixLen is the length of a metadata key before its user key: prefix byte, slot.
+// The user key may be empty, so a metadata key may be exactly this long.
+const metaKeyPrefixLen = 1 + 2
+
 // MetaKey returns the metadata key of a user key.
 func MetaKey(key []byte) []byte {
-	return appendMetaKey(make([]byte, 0, 3+len(key)), routing.Slot(key), key)
+	return appendMetaKey(make([]byte, 0, metaKeyPrefixLen+len(key)), routing.Slot(key), key)
 }
 
 func appendMetaKey(dst []byte, slot uint16, key []byte) []byte {

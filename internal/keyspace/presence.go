@@ -137,8 +137,8 @@ func (p *presence) build(ctx context.Context, db *pebble.DB) error {
 	}
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
-		if k := it.Key(); len(k) > 3 {
-			p.add(k[3:])
+		if k := it.Key(); len(k) >= metaKeyPrefixLen {
+			p.add(k[metaKeyPrefixLen:])
 		}
 		if n++; n%4096 == 0 && ctx.Err() != nil {
 			break

@@ -25,6 +25,7 @@ func TestPresenceBuildCoversExistingKeys(t *testing.T) {
 	for i := range keys {
 		keys[i] = fmt.Appendf(nil, "key:%d", i)
 	}
+	keys[0] = []byte{} // the empty key is a key too
 	e.batch(baseNow, 10, func(tx *Txn) {
 		for _, k := range keys {
 			must(t, tx.SetString(k, []byte("v"), 0))

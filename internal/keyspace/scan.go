@@ -43,7 +43,7 @@ func (t *Txn) ScanSlots(r routing.Range, from uint16, fn func(slot uint16, key [
 		if m.ExpireAt != 0 && m.ExpireAt <= t.now {
 			continue
 		}
-		if !fn(slot, k[3:], &m) {
+		if !fn(slot, k[metaKeyPrefixLen:], &m) {
 			stop = true
 		}
 	}
