@@ -40,8 +40,12 @@ type MetaCache struct {
 
 const cacheStripes = 64
 
-// entryOverhead approximates a map entry's bookkeeping, so small keys count for something.
+// entryOverhead approximates an entry's bookkeeping (its slot), so small keys count for
+// something.
 const entryOverhead = 64
+
+// entryCost is what an entry of size bytes (key plus encoding) counts against its stripe.
+func entryCost(size int) int64 { return int64(size + entryOverhead) }
 
 type cacheStripe struct {
 	mu    sync.Mutex
@@ -77,11 +81,6 @@ func (c *MetaCache) locate(key []byte) (*cacheStripe, uint64) {
 	return &c.stripes[h%cacheStripes], h / cacheStripes
 }
 
-func (c *MetaCache) stripe(key []byte) *cacheStripe {
-	s, _ := c.locate(key)
-	return s
-}
-
 // get returns key's cached encoded metadata: hit reports whether the cache knows the key
 // (enc == nil then means absent); on a miss seq is the token Fill needs.
 func (c *MetaCache) get(key []byte) (enc []byte, hit bool, seq uint64) {
@@ -112,8 +111,8 @@ func (c *MetaCache) fill(key, enc []byte, seq uint64) {
 
 // evict removes key's entry (h is its hash from locate); the stripe lock is held.
 func (s *cacheStripe) evict(h uint64, key []byte) {
-	if klen, elen, ok := s.t.del(h, key); ok {
-		s.bytes -= int64(klen + elen + entryOverhead)
+	if size, ok := s.t.del(h, key); ok {
+		s.bytes -= entryCost(size)
 	}
 }
 
@@ -127,14 +126,14 @@ func (s *cacheStripe) reset() {
 // budget is not cached: it would only push out everything else.
 func (c *MetaCache) install(s *cacheStripe, h uint64, key, enc []byte) {
 	s.evict(h, key)
-	if int64(len(key)+len(enc)+entryOverhead) > c.maxBytes {
+	cost := entryCost(len(key) + len(enc))
+	if cost > c.maxBytes {
 		return
 	}
 	s.t.set(h, key, enc)
-	s.bytes += int64(len(key) + len(enc) + entryOverhead)
+	s.bytes += cost
 	for s.bytes > c.maxBytes {
-		klen, elen := s.t.dropOne()
-		s.bytes -= int64(klen + elen + entryOverhead)
+		s.bytes -= entryCost(s.t.dropOne())
 	}
 }
 

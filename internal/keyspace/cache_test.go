@@ -151,7 +151,7 @@ func checkCacheCoherent(t testing.TB, c *MetaCache, db pebble.Reader) {
 		var sum int64
 		for _, e := range entries[i] {
 			key := []byte(e.key)
-			if c.stripe(key) != &c.stripes[i] {
+			if s, _ := c.locate(key); s != &c.stripes[i] {
 				t.Errorf("key %q cached in stripe %d, which is not its stripe", key, i)
 			}
 			sum += int64(len(key) + len(e.enc) + entryOverhead)
@@ -666,9 +666,10 @@ func TestCacheSnapshotReadIgnoresCache(t *testing.T) {
 // sameStripeKey returns a key other than key in key's stripe, and one in another stripe.
 func sameStripeKey(t testing.TB, c *MetaCache, key []byte) (same, other []byte) {
 	t.Helper()
+	home, _ := c.locate(key)
 	for i := 0; same == nil || other == nil; i++ {
 		k := fmt.Appendf(nil, "probe:%d", i)
-		if c.stripe(k) == c.stripe(key) {
+		if sk, _ := c.locate(k); sk == home {
 			if same == nil {
 				same = k
 			}

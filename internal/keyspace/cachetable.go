@@ -114,16 +114,16 @@ func (t *metaTable) grow() {
 	}
 }
 
-// del removes key's entry and returns its key and encoding lengths; ok is false if the key
-// was not cached.
-func (t *metaTable) del(h uint64, key []byte) (klen, elen int, ok bool) {
+// del removes key's entry and returns its size (key plus encoding bytes); ok is false if the
+// key was not cached.
+func (t *metaTable) del(h uint64, key []byte) (size int, ok bool) {
 	i := t.find(h, key)
 	if i < 0 {
-		return 0, 0, false
+		return 0, false
 	}
-	klen, elen = int(t.slots[i].klen), len(t.slots[i].kv)-int(t.slots[i].klen)
+	size = len(t.slots[i].kv)
 	t.removeAt(i)
-	return klen, elen, true
+	return size, true
 }
 
 // removeAt empties slot i and shifts back the entries after it that would otherwise become
@@ -143,17 +143,17 @@ func (t *metaTable) removeAt(i int) {
 	t.used--
 }
 
-// dropOne removes some entry (there must be one) and returns its key and encoding lengths.
-func (t *metaTable) dropOne() (klen, elen int) {
+// dropOne removes some entry (there must be one) and returns its size, as del does.
+func (t *metaTable) dropOne() (size int) {
 	mask := len(t.slots) - 1
 	i := t.evictAt & mask
 	for t.slots[i].flags&slotUsed == 0 {
 		i = (i + 1) & mask
 	}
-	klen, elen = int(t.slots[i].klen), len(t.slots[i].kv)-int(t.slots[i].klen)
+	size = len(t.slots[i].kv)
 	t.removeAt(i)
 	t.evictAt = i + 1
-	return klen, elen
+	return size
 }
 
 // each calls fn for every entry (enc nil: absent); fn must not modify the table.
