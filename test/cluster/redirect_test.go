@@ -34,11 +34,36 @@ func waitClusterOK(t *testing.T, p *testserver.Process) {
 	}
 }
 
+// waitLeadsElsewhere waits until CLUSTER SLOTS on p shows a slot range whose master is another
+// node. Elections may first make one node lead every shard; the balance loop then hands the
+// surplus away one shard per round, so this takes a few seconds after the cluster is ok.
+func waitLeadsElsewhere(t *testing.T, p *testserver.Process, within time.Duration) {
+	t.Helper()
+	c := client(p)
+	defer c.Close()
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		slots, err := c.ClusterSlots(ctx).Result()
+		cancel()
+		for _, s := range slots {
+			if len(s.Nodes) > 0 && s.Nodes[0].Addr != p.Addr() {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still masters every slot after %v (last CLUSTER SLOTS %v, %v)", p.Name, within, slots, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestClusterClientFollowsRedirects(t *testing.T) {
 	nodes := testserver.StartCluster(t, 3, "--shards", "4", "--cluster-redirect", "yes")
 	for _, p := range nodes {
 		waitClusterOK(t, p)
 	}
+	waitLeadsElsewhere(t, nodes[0], 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
