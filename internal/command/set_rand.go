@@ -2,7 +2,9 @@ package command
 
 // SPOP, SRANDMEMBER and SSCAN. Random choices use collPick (hash_rand.go): uniform on compact
 // sets, seek-based on big ones. SPOP runs in Apply, where tx.Rand() is seeded from the raft
-// entry (see set.go on why that replaces replicating the choice).
+// entry (see set.go on why that replaces replicating the choice). SPOP of the whole set costs
+// the apply loop one range deletion: its reply is streamed from a snapshot taken in apply, or
+// not read at all on a replica nobody waits on (keyspace.ReplyMode).
 
 import (
 	"math"
@@ -37,6 +39,24 @@ func setPopCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	}
 	var popped [][]byte
 	if count >= c.Meta.Size {
+		// The whole set goes: its deletion is one range deletion, and the members are read
+		// only if someone reads the reply, after apply when it is big (streamPopAll).
+		if tx.RepliesDropped() {
+			if _, err := tx.Delete(args[1]); err != nil {
+				return reply.ErrInternal
+			}
+			return reply.Null
+		}
+		if v, ok := streamPopAll(tx, c, reply.KindSet); ok {
+			if v.Kind == reply.KindError {
+				return v
+			}
+			if _, err := tx.Delete(args[1]); err != nil {
+				reply.Discard(v)
+				return reply.ErrInternal
+			}
+			return v
+		}
 		ms, err := setMembers(tx, c)
 		if err != nil {
 			return reply.ErrInternal

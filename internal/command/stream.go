@@ -88,6 +88,25 @@ func streamSubsKind(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOpt
 	return reply.StreamOf(kind, &subStream{it: it, entries: int(entries), per: int(per), elem: elem}), true
 }
 
+// streamPopAll returns, for a write that is about to delete c whole, a stream of its
+// c.Meta.Size members read from a snapshot taken now (DetachCommittedSubs), or ok false when
+// the reply must be built whole (fewer than streamMin members, a compact encoding, or a batch
+// that already changed c). The caller deletes c after a successful call.
+func streamPopAll(tx *keyspace.Txn, c *keyspace.Coll, kind reply.Kind) (v reply.Value, ok bool) {
+	if c.Meta.Size < streamMin || c.Meta.Enc != keyspace.EncBig {
+		return reply.Value{}, false
+	}
+	it, ok, err := tx.DetachCommittedSubs(c)
+	if err != nil {
+		return reply.ErrInternal, true
+	}
+	if !ok {
+		return reply.Value{}, false
+	}
+	elem := func(sub, _ []byte) []reply.Value { return []reply.Value{reply.Bulk(sub)} }
+	return reply.StreamOf(kind, &subStream{it: it, entries: int(c.Meta.Size), per: 1, elem: elem}), true
+}
+
 // randStream yields n random picks with repetition (HRANDFIELD/SRANDMEMBER with a negative
 // count), drawn as they are sent, so a count of millions costs no memory.
 type randStream struct {

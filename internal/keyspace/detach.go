@@ -1,6 +1,8 @@
 package keyspace
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -40,4 +42,49 @@ func (t *Txn) DetachSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok bool, er
 		return nil, false, fmt.Errorf("iterate sub-keys: %w", err)
 	}
 	return &SubIter{it: pit, prefix: prefix, snap: snap}, true, nil
+}
+
+// DetachCommittedSubs is DetachSubs for a write Txn whose command is about to delete c whole
+// and reply with every sub-key it had (SPOP of the whole set): the iterator reads a snapshot
+// of the DB taken now, during apply, so the reply is streamed after the command instead of
+// built in the shard's apply loop. The snapshot holds c as committed by earlier batches, which
+// is c as t sees it only if this batch has not changed c yet. Every change to a live
+// collection sets its metadata key (its size at least, or a new version when it was deleted
+// and created again), so ok is false, with no iterator, when the batch holds a value for c's
+// metadata key (or, as a second guard, for one of its sub-keys); a deletion alone cannot
+// have happened, since c is live in t. ok is false too when t's replies are not
+// ReplyStreamed. The caller then builds its reply whole.
+func (t *Txn) DetachCommittedSubs(c *Coll) (it *SubIter, ok bool, err error) {
+	if t.b == nil || t.replies != ReplyStreamed || t.db == nil {
+		return nil, false, nil
+	}
+	meta := appendMetaKey(nil, c.slot, c.Key)
+	lower, upper := subSpan(c.slot, c.Meta.Version)
+	for _, span := range [][2][]byte{{meta, append(bytes.Clone(meta), 0)}, {lower, upper}} {
+		written, err := t.batchWrites(span[0], span[1])
+		if err != nil || written {
+			return nil, false, err
+		}
+	}
+	snap := t.db.NewSnapshot()
+	pit, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		_ = snap.Close()
+		return nil, false, fmt.Errorf("iterate sub-keys: %w", err)
+	}
+	return &SubIter{it: pit, prefix: appendSubPrefix(nil, c.slot, c.Meta.Version), snap: snap}, true, nil
+}
+
+// batchWrites reports whether t's batch sets a key in [lower, upper) (deletions in the batch
+// are invisible to it).
+func (t *Txn) batchWrites(lower, upper []byte) (bool, error) {
+	it, err := t.b.NewBatchOnlyIter(context.Background(), &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return false, fmt.Errorf("iterate batch: %w", err)
+	}
+	found := it.First()
+	if err := it.Close(); err != nil {
+		return false, fmt.Errorf("iterate batch: %w", err)
+	}
+	return found, nil
 }

@@ -46,6 +46,10 @@ type Txn struct {
 	// Expired counts keys this Txn deleted because their deadline had passed.
 	Expired int64
 
+	// replies says what becomes of a write Txn's replies; db is what ReplyStreamed snapshots.
+	replies ReplyMode
+	db      *pebble.DB
+
 	// snaps are the snapshots a read Txn pinned for collection reads; Close releases them.
 	snaps []*pebble.Snapshot
 	rng   *rand.Rand
@@ -69,6 +73,30 @@ func (t *Txn) WithCache(c *MetaCache, live bool) *Txn {
 	t.cache, t.live = c, live
 	return t
 }
+
+// ReplyMode says what becomes of the replies of the commands a write Txn runs.
+type ReplyMode uint8
+
+const (
+	// ReplyWhole: replies are built in full during the command (the default).
+	ReplyWhole ReplyMode = iota
+	// ReplyStreamed: a reply may be a stream on a snapshot of the DB, taken during apply and
+	// released by whoever reads (or discards) the reply (DetachCommittedSubs).
+	ReplyStreamed
+	// ReplyDropped: nobody reads the replies (a replica applying another node's proposal), so
+	// a command may skip building a costly one. Its writes must be the same in every mode.
+	ReplyDropped
+)
+
+// WithReplies sets what becomes of a write Txn's replies; db is the database its batch
+// commits to, which ReplyStreamed snapshots.
+func (t *Txn) WithReplies(mode ReplyMode, db *pebble.DB) *Txn {
+	t.replies, t.db = mode, db
+	return t
+}
+
+// RepliesDropped reports whether nobody reads the replies of this Txn's commands.
+func (t *Txn) RepliesDropped() bool { return t.replies == ReplyDropped }
 
 // Now returns the Txn's time in Unix milliseconds.
 func (t *Txn) Now() int64 { return t.now }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"ferricd/internal/command"
@@ -15,10 +16,42 @@ import (
 )
 
 // pending is a write submitted to a shard (or a call forwarded to another node) and not yet
-// answered. done is closed after v is set.
+// answered. done is closed after v is set, by answer; a waiter that gives up first (timeout,
+// cancellation) abandons it, and a later answer is then discarded instead: a streamed reply
+// holds a Pebble snapshot that only its reader releases, so one that nobody will read must be
+// closed by the one who knows it.
 type pending struct {
-	done chan struct{}
-	v    reply.Value
+	done  chan struct{}
+	v     reply.Value
+	state atomic.Int32 // pendingOpen, then pendingAnswered or pendingAbandoned
+}
+
+const (
+	pendingOpen int32 = iota
+	pendingAnswered
+	pendingAbandoned
+)
+
+func newPending() *pending { return &pending{done: make(chan struct{})} }
+
+// answer sets p's reply, unless its waiter gave up, in which case v is released.
+func (p *pending) answer(v reply.Value) {
+	if !p.state.CompareAndSwap(pendingOpen, pendingAnswered) {
+		reply.Discard(v)
+		return
+	}
+	p.v = v
+	close(p.done)
+}
+
+// abandon is called by a waiter giving up with reply v: it returns v, or p's reply if the
+// answer won the race.
+func (p *pending) abandon(v reply.Value) reply.Value {
+	if p.state.CompareAndSwap(pendingOpen, pendingAbandoned) || p.state.Load() == pendingAbandoned {
+		return v
+	}
+	<-p.done // answered: done is about to be closed, if it is not yet
+	return p.v
 }
 
 // segment tracks the writes of one Exec call, per shard, so reads can wait for exactly the
@@ -132,29 +165,24 @@ func (n *Node) checkWrite(c resp.Call) (uint64, reply.Value, bool) {
 // on the shard's goroutine and must not block); calls forwarded by another node are answered
 // with notLeaderReply instead, and that node retries.
 func (n *Node) submitWrite(ctx context.Context, s *shard.Shard, id uint64, c resp.Call, o execOpts) *pending {
-	p := &pending{done: make(chan struct{})}
+	p := newPending()
 	s.Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
 		var nl shard.NotLeaderError
 		notProposed := errors.As(err, &nl) || errors.Is(err, shard.ErrDropped)
 		switch {
 		case notProposed && o.forwarded:
-			p.v = notLeaderReply(nl.LeaderID)
+			p.answer(notLeaderReply(nl.LeaderID))
 		case notProposed && n.bus != nil:
-			go func() {
-				p.v = n.forwardOne(ctx, c.Args, id, nl.LeaderID, o)
-				close(p.done)
-			}()
-			return
+			go func() { p.answer(n.forwardOne(ctx, c.Args, id, nl.LeaderID, o)) }()
 		case err != nil:
-			p.v = submitErr(err)
+			p.answer(submitErr(err))
 		default:
 			if v, ok := result.(reply.Value); ok {
-				p.v = v
+				p.answer(v)
 			} else {
-				p.v = reply.ErrInternal
+				p.answer(reply.ErrInternal)
 			}
 		}
-		close(p.done)
 	})
 	return p
 }
@@ -236,6 +264,10 @@ func (n *Node) waitAll(ctx context.Context, seg *segment, o execOpts) {
 // passes first. p itself is never changed here: the shard may still answer later, and that
 // answer is dropped, which is safe because the client was told the outcome is unknown.
 func (n *Node) wait(ctx context.Context, p *pending) reply.Value {
+	if p.state.Load() == pendingAbandoned {
+		// An earlier wait of the same segment gave up on it.
+		return submitErr(context.DeadlineExceeded)
+	}
 	select {
 	case <-p.done:
 		return p.v
@@ -247,9 +279,9 @@ func (n *Node) wait(ctx context.Context, p *pending) reply.Value {
 	case <-p.done:
 		return p.v
 	case <-t.C:
-		return submitErr(context.DeadlineExceeded)
+		return p.abandon(submitErr(context.DeadlineExceeded))
 	case <-ctx.Done():
-		return submitErr(ctx.Err())
+		return p.abandon(submitErr(ctx.Err()))
 	}
 }
 

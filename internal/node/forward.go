@@ -259,7 +259,7 @@ func (seg *segment) forwardLater(to, shardID uint64, args [][]byte) *pending {
 		b = &fwdBatch{to: to}
 		seg.fwd[to] = b
 	}
-	p := &pending{done: make(chan struct{})}
+	p := newPending()
 	b.args = append(b.args, args)
 	b.ids = append(b.ids, shardID)
 	b.pends = append(b.pends, p)
@@ -295,17 +295,16 @@ func (n *Node) sendBatch(ctx context.Context, b *fwdBatch, o execOpts) {
 		switch {
 		case err != nil && errors.Is(err, cluster.ErrUnreachable):
 			// Not sent: safe to look for the leader again.
-			p.v = n.forwardOne(ctx, b.args[i], b.ids[i], 0, o)
+			p.answer(n.forwardOne(ctx, b.args[i], b.ids[i], 0, o))
 		case err != nil:
-			p.v = forwardErr(err)
+			p.answer(forwardErr(err))
 		default:
 			if hint, ok := notLeaderHint(vals[i]); ok {
-				p.v = n.forwardOne(ctx, b.args[i], b.ids[i], hint, o)
+				p.answer(n.forwardOne(ctx, b.args[i], b.ids[i], hint, o))
 			} else {
-				p.v = vals[i]
+				p.answer(vals[i])
 			}
 		}
-		close(p.done)
 	}
 }
 

@@ -284,8 +284,22 @@ func (n *Node) shardFor(id uint64) *shard.Shard { return n.byID[id-1].Load() }
 
 func (n *Node) nowMs() int64 { return n.now().UnixMilli() }
 
-// Apply implements shard.StateMachine. It runs on the shard's goroutine.
+// Apply implements shard.StateMachine. It runs on the shard's goroutine. Its reply is built
+// whole; the shard calls ApplyReplying instead.
 func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
+	return n.apply(b, index, payload, keyspace.ReplyWhole)
+}
+
+// ApplyReplying implements shard.ReplyingStateMachine: a reply that will be read may be a
+// stream on a snapshot (SPOP of a whole set), one that will not need not be built.
+func (n *Node) ApplyReplying(b *pebble.Batch, index uint64, payload []byte, replying bool) any {
+	if replying {
+		return n.apply(b, index, payload, keyspace.ReplyStreamed)
+	}
+	return n.apply(b, index, payload, keyspace.ReplyDropped)
+}
+
+func (n *Node) apply(b *pebble.Batch, index uint64, payload []byte, mode keyspace.ReplyMode) any {
 	kind, nowMs, args, err := decodePayload(payload)
 	if err != nil {
 		// Every replica sees the same bytes and fails the same way, so answering an error
@@ -293,7 +307,7 @@ func (n *Node) Apply(b *pebble.Batch, index uint64, payload []byte) any {
 		n.log.Error("undecodable payload", "index", index, "err", err)
 		return reply.ErrInternal
 	}
-	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts).WithCache(n.cache, false)
+	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts).WithCache(n.cache, false).WithReplies(mode, n.db)
 	var v reply.Value
 	switch kind {
 	case kindCommand:

@@ -85,16 +85,15 @@ func (n *Node) barrierAll(ctx context.Context) error {
 
 // submitFlush proposes the deletion of local shard s's slot range.
 func (n *Node) submitFlush(s *shard.Shard) *pending {
-	p := &pending{done: make(chan struct{})}
+	p := newPending()
 	var id [8]byte
 	binary.BigEndian.PutUint64(id[:], s.ID())
 	s.Submit(encodePayload(kindFlush, n.nowMs(), [][]byte{id[:]}), func(_ any, err error) {
 		if err != nil {
-			p.v = submitErr(err)
+			p.answer(submitErr(err))
 		} else {
-			p.v = reply.OK
+			p.answer(reply.OK)
 		}
-		close(p.done)
 	})
 	return p
 }

@@ -92,7 +92,12 @@ func (a *actor) applyNormal(ab *pebble.Batch, e *raftpb.Entry) int {
 		if err != nil {
 			panic(fmt.Sprintf("shard %d: entry %d payload %d: %v", a.cfg.ShardID, idx, i, err))
 		}
-		res := a.cfg.SM.Apply(ab, idx, p)
+		var res any
+		if rsm, ok := a.cfg.SM.(ReplyingStateMachine); ok {
+			res = rsm.ApplyReplying(ab, idx, p, dones != nil)
+		} else {
+			res = a.cfg.SM.Apply(ab, idx, p)
+		}
 		if dones != nil {
 			a.completions = append(a.completions, completion{done: dones[i], result: res})
 		}

@@ -26,6 +26,18 @@ type StateMachine interface {
 	Apply(b *pebble.Batch, index uint64, payload []byte) any
 }
 
+// ReplyingStateMachine may be implemented by a StateMachine some of whose replies are costly
+// to build or hold resources (a streamed reply pins a Pebble snapshot). The shard then calls
+// ApplyReplying instead of Apply, with replying true when the payload has a waiter on this
+// node to hand the result to, and false when the result will be dropped (the payload came
+// from another node, or from an earlier incarnation of this one). What Apply writes into b
+// must not depend on replying: every replica applies the same. A result handed to a waiter
+// is the waiter's to release.
+type ReplyingStateMachine interface {
+	StateMachine
+	ApplyReplying(b *pebble.Batch, index uint64, payload []byte, replying bool) any
+}
+
 // BatchCommitter may be implemented by a StateMachine that keeps in-memory state derived from
 // what it applies (counters, caches) and must keep it consistent with Pebble for concurrent
 // readers. Both methods are called on the shard goroutine around the commit of b, the batch
