@@ -76,6 +76,16 @@ func listPopCmd(left bool) KeyFunc {
 		if n == 0 {
 			return reply.Array()
 		}
+		if big, ok := listPopBig(tx, c, left, n); ok {
+			if big.IsError() {
+				return big
+			}
+			if rv, ok := listSave(tx, c); !ok {
+				reply.Discard(big)
+				return rv
+			}
+			return big
+		}
 		vals, err := listPop(tx, c, left, max(n, 1))
 		if err != nil {
 			return reply.ErrInternal

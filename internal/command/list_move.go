@@ -118,6 +118,16 @@ func listMpop(tx *keyspace.Txn, keys [][]byte, left bool, count int64) reply.Val
 		if c == nil {
 			continue
 		}
+		if big, ok := listPopBig(tx, c, left, count); ok {
+			if big.IsError() {
+				return big
+			}
+			if rv, ok := listSave(tx, c); !ok {
+				reply.Discard(big)
+				return rv
+			}
+			return reply.Array(reply.Bulk(k), big)
+		}
 		vals, err := listPop(tx, c, left, count)
 		if err != nil {
 			return reply.ErrInternal

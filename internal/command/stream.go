@@ -25,6 +25,7 @@ type subStream struct {
 	entries, sent int
 	per           int
 	started       bool
+	reverse       bool                                  // from the last sub-key down
 	elem          func(sub, value []byte) []reply.Value // gets copies it may keep
 	queue         []reply.Value                         // elements of the current entry not yet returned
 }
@@ -41,9 +42,14 @@ func (s *subStream) Next() (reply.Value, bool, error) {
 		return reply.Value{}, false, nil
 	}
 	var ok bool
-	if s.started {
+	switch {
+	case s.started && s.reverse:
+		ok = s.it.Prev()
+	case s.started:
 		ok = s.it.Next()
-	} else {
+	case s.reverse:
+		ok, s.started = s.it.Last(), true
+	default:
 		ok, s.started = s.it.First(), true
 	}
 	if !ok {
@@ -96,7 +102,7 @@ func streamPopAll(tx *keyspace.Txn, c *keyspace.Coll, kind reply.Kind) (v reply.
 	if c.Meta.Size < streamMin || c.Meta.Enc != keyspace.EncBig {
 		return reply.Value{}, false
 	}
-	it, ok, err := tx.DetachCommittedSubs(c)
+	it, ok, err := tx.DetachCommittedSubs(c, keyspace.SubIterOptions{})
 	if err != nil {
 		return reply.ErrInternal, true
 	}

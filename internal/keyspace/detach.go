@@ -44,8 +44,9 @@ func (t *Txn) DetachSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok bool, er
 	return &SubIter{it: pit, prefix: prefix, snap: snap}, true, nil
 }
 
-// DetachCommittedSubs is DetachSubs for a write Txn whose command is about to delete c whole
-// and reply with every sub-key it had (SPOP of the whole set): the iterator reads a snapshot
+// DetachCommittedSubs is DetachSubs for a write Txn whose command is about to delete the
+// sub-keys of c within opts and reply with them (SPOP of the whole set, LPOP of thousands of
+// elements): the iterator reads a snapshot
 // of the DB taken now, during apply, so the reply is streamed after the command instead of
 // built in the shard's apply loop. The snapshot holds c as committed by earlier batches, which
 // is c as t sees it only if this batch has not changed c yet. Every change to a live
@@ -54,7 +55,7 @@ func (t *Txn) DetachSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok bool, er
 // metadata key (or, as a second guard, for one of its sub-keys); a deletion alone cannot
 // have happened, since c is live in t. ok is false too when t's replies are not
 // ReplyStreamed. The caller then builds its reply whole.
-func (t *Txn) DetachCommittedSubs(c *Coll) (it *SubIter, ok bool, err error) {
+func (t *Txn) DetachCommittedSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok bool, err error) {
 	if t.b == nil || t.replies != ReplyStreamed || t.db == nil {
 		return nil, false, nil
 	}
@@ -66,13 +67,20 @@ func (t *Txn) DetachCommittedSubs(c *Coll) (it *SubIter, ok bool, err error) {
 			return nil, false, err
 		}
 	}
+	prefix := appendSubPrefix(nil, c.slot, c.Meta.Version)
+	if opts.From != nil {
+		lower = append(bytes.Clone(prefix), opts.From...)
+	}
+	if opts.To != nil {
+		upper = append(bytes.Clone(prefix), opts.To...)
+	}
 	snap := t.db.NewSnapshot()
 	pit, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		_ = snap.Close()
 		return nil, false, fmt.Errorf("iterate sub-keys: %w", err)
 	}
-	return &SubIter{it: pit, prefix: appendSubPrefix(nil, c.slot, c.Meta.Version), snap: snap}, true, nil
+	return &SubIter{it: pit, prefix: prefix, snap: snap}, true, nil
 }
 
 // batchWrites reports whether t's batch sets a key in [lower, upper) (deletions in the batch

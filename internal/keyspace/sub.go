@@ -90,6 +90,18 @@ func (t *Txn) DeleteSub(c *Coll, sub []byte) error {
 	return nil
 }
 
+// DeleteSubRange deletes c's sub-keys in [from, to) with one range deletion: O(1) however
+// many there are (a pop of millions of list elements). The caller adjusts c.Meta.Size.
+func (t *Txn) DeleteSubRange(c *Coll, from, to []byte) error {
+	if t.b == nil {
+		return ErrReadOnly
+	}
+	if err := t.b.DeleteRange(c.subKey(from), c.subKey(to), nil); err != nil {
+		return fmt.Errorf("delete sub-key range: %w", err)
+	}
+	return nil
+}
+
 // SubIterOptions bounds an iteration over a collection's sub-keys: [From, To) in sub-key
 // order; nil means unbounded on that side.
 type SubIterOptions struct {

@@ -169,3 +169,77 @@ func TestWaitAbandonsOnce(t *testing.T) {
 		t.Fatalf("the late answer's stream was closed %d times, want 1", s.closed)
 	}
 }
+
+// bigListPayload is RPUSH key e00000 … of n elements.
+func bigListPayload(key string, n int) []byte {
+	args := []string{"rpush", key}
+	for i := range n {
+		args = append(args, fmt.Sprintf("e%05d", i))
+	}
+	return cmdPayload(args...)
+}
+
+func replyStrings(t *testing.T, v reply.Value) []string {
+	t.Helper()
+	if v.Kind == reply.KindStream {
+		return materialize(t, v)
+	}
+	out := make([]string, len(v.Elems))
+	for i, e := range v.Elems {
+		out[i] = string(e.Str)
+	}
+	return out
+}
+
+// Pops of thousands of list elements are one range deletion and a streamed reply: every reply
+// mode writes the same data, and the streamed replies hold the elements in pop order.
+func TestPopManyListElementsSameDataInEveryReplyMode(t *testing.T) {
+	const elems = 15000
+	pops := []struct {
+		args  []string
+		first string // the first element of the popped array
+		count int
+	}{
+		{[]string{"lpop", "l", "5000"}, "e00000", 5000},
+		{[]string{"rpop", "l", "4500"}, "e14999", 4500},
+		{[]string{"lmpop", "1", "l", "left", "count", "100000"}, "e05000", 5500},
+	}
+	modes := []keyspace.ReplyMode{keyspace.ReplyWhole, keyspace.ReplyStreamed, keyspace.ReplyDropped}
+	replicas := make([]*replica, len(modes))
+	for i, mode := range modes {
+		replicas[i] = newReplica(t)
+		replicas[i].applyIn(t, mode, 11, bigListPayload("l", elems))
+	}
+	for j, pop := range pops {
+		var replies [][]string
+		for i, mode := range modes[:2] {
+			v := replicas[i].applyIn(t, mode, uint64(12+j), cmdPayload(pop.args...))[0]
+			if pop.args[0] == "lmpop" {
+				if len(v.Elems) != 2 {
+					t.Fatalf("%v = %v, want [key, elements]", pop.args, v)
+				}
+				v = v.Elems[1]
+			}
+			if mode == keyspace.ReplyStreamed && v.Kind != reply.KindStream {
+				t.Errorf("%v in streamed mode replied kind %v, want a stream", pop.args, v.Kind)
+			}
+			replies = append(replies, replyStrings(t, v))
+		}
+		replicas[2].applyIn(t, keyspace.ReplyDropped, uint64(12+j), cmdPayload(pop.args...))
+		if len(replies[0]) != pop.count || replies[0][0] != pop.first || fmt.Sprint(replies[0]) != fmt.Sprint(replies[1]) {
+			t.Fatalf("%v: whole reply %d elements from %q, streamed %d; want %d from %q, equal",
+				pop.args, len(replies[0]), replies[0][0], len(replies[1]), pop.count, pop.first)
+		}
+		want := dumpData(t, replicas[0].db)
+		for i, r := range replicas[1:] {
+			if got := dumpData(t, r.db); !bytes.Equal(got, want) {
+				t.Fatalf("after %v the replica in mode %d holds other data: %s", pop.args, modes[i+1], firstDiff(want, got))
+			}
+		}
+	}
+	tx := keyspace.NewReadTxn(replicas[0].db, startMs, replicas[0].n.counts)
+	defer tx.Close()
+	if c, err := tx.LookupCollection([]byte("l"), keyspace.TypeList); err != nil || c != nil {
+		t.Errorf("the list survived popping all its elements: %v, %v", c, err)
+	}
+}

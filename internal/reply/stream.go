@@ -54,9 +54,16 @@ func Materialize(v Value) (Value, error) {
 	return Value{Kind: v.StreamKind(), Elems: elems}, nil
 }
 
-// Discard closes v's stream, if it is one, without reading it.
+// Discard closes v's stream, if it is one, and those nested in v (LMPOP's [key, elements]),
+// without reading them.
 func Discard(v Value) {
 	if v.Kind == KindStream {
 		v.Src.Close()
+		return
+	}
+	for _, e := range v.Elems {
+		if e.Kind == KindStream || len(e.Elems) > 0 {
+			Discard(e)
+		}
 	}
 }
