@@ -63,6 +63,17 @@ func zsetMpop(tx *keyspace.Txn, keys [][]byte, max bool, count int64) reply.Valu
 		if z == nil || z.c.Meta.Size == 0 {
 			continue
 		}
+		if count >= z.c.Meta.Size {
+			pair := func(it zsetItem) []reply.Value {
+				return []reply.Value{reply.Array(reply.Bulk(it.member), reply.Double(it.score))}
+			}
+			if rv, ok := zsetPopAll(tx, z, key, max, 1, reply.KindArray, pair); ok {
+				if rv.IsError() {
+					return rv
+				}
+				return reply.Array(reply.Bulk(key), rv)
+			}
+		}
 		items, err := zsetPopItems(z, count, max)
 		if err != nil {
 			return reply.ErrInternal

@@ -243,3 +243,42 @@ func TestPopManyListElementsSameDataInEveryReplyMode(t *testing.T) {
 		t.Errorf("the list survived popping all its elements: %v, %v", c, err)
 	}
 }
+
+// ZPOPMAX/ZMPOP of a whole big sorted set: the same data in every reply mode, and the same
+// reply streamed as built whole.
+func TestPopWholeZsetSameDataInEveryReplyMode(t *testing.T) {
+	zadd := []string{"zadd", "z"}
+	for i := range 5000 {
+		zadd = append(zadd, fmt.Sprint(i%97), fmt.Sprintf("z%05d", i))
+	}
+	for _, pop := range [][]string{{"zpopmax", "z", "100000"}, {"zmpop", "1", "z", "min", "count", "5000"}} {
+		modes := []keyspace.ReplyMode{keyspace.ReplyWhole, keyspace.ReplyStreamed, keyspace.ReplyDropped}
+		var dumps [][]byte
+		var replies []string
+		for _, mode := range modes {
+			r := newReplica(t)
+			r.applyIn(t, mode, 11, cmdPayload(zadd...))
+			v := r.applyIn(t, mode, 12, cmdPayload(pop...))[0]
+			if pop[0] == "zmpop" && mode != keyspace.ReplyDropped {
+				v = v.Elems[1]
+			}
+			if mode == keyspace.ReplyStreamed && v.Kind != reply.KindStream {
+				t.Errorf("%v in streamed mode replied kind %v, want a stream", pop, v.Kind)
+			}
+			m, err := reply.Materialize(v)
+			if err != nil {
+				t.Fatalf("%v: %v", pop, err)
+			}
+			replies = append(replies, fmt.Sprint(m.Kind, len(m.Elems), m.Elems))
+			dumps = append(dumps, dumpData(t, r.db))
+		}
+		if replies[0] != replies[1] || len(replies[0]) < 5000 {
+			t.Errorf("%v: the streamed reply differs from the whole one (%.80s… / %.80s…)", pop, replies[1], replies[0])
+		}
+		for i := 1; i < len(modes); i++ {
+			if !bytes.Equal(dumps[i], dumps[0]) {
+				t.Errorf("%v: the replica in mode %d holds other data: %s", pop, modes[i], firstDiff(dumps[0], dumps[i]))
+			}
+		}
+	}
+}

@@ -23,9 +23,12 @@ func TestBigPopsMatchRedis(t *testing.T) {
 			f, r := clients(t, proto)
 			push := []string{"RPUSH", "biglist"}
 			sadd := []string{"SADD", "bigset"}
+			zadd := []string{"ZADD", "bigzset"}
 			for i := range 20000 {
 				push = append(push, fmt.Sprintf("e%05d", i))
 				sadd = append(sadd, fmt.Sprintf("m%05d", i))
+				// Scores with ties, negatives and fractions: the order is by score, then member.
+				zadd = append(zadd, fmt.Sprintf("%g", float64(i*7919%1000-500)/4), fmt.Sprintf("z%05d", i))
 			}
 			steps := [][]string{
 				push,
@@ -38,6 +41,16 @@ func TestBigPopsMatchRedis(t *testing.T) {
 				sadd,
 				{"SPOP", "bigset", "30000"},
 				{"EXISTS", "bigset"},
+				zadd,
+				{"ZPOPMIN", "bigzset", "20000"},
+				zadd,
+				{"ZPOPMAX", "bigzset", "30000"},
+				zadd,
+				{"ZMPOP", "1", "bigzset", "MIN", "COUNT", "25000"},
+				{"EXISTS", "bigzset"},
+				zadd,
+				{"ZMPOP", "1", "bigzset", "MAX", "COUNT", "20000"},
+				{"EXISTS", "bigzset"},
 			}
 			for i, args := range steps {
 				want, got := run(ctx, r, args), run(ctx, f, args)
