@@ -270,7 +270,7 @@ func listPopBig(tx *keyspace.Txn, c *keyspace.Coll, left bool, n int64) (rv repl
 		}
 		rv = reply.BulkArray(vals)
 	}
-	if err := tx.DeleteSubRange(c, listPos(from), listPos(to)); err != nil {
+	if err := listDeletePositions(tx, c, from, to); err != nil {
 		reply.Discard(rv)
 		return reply.ErrInternal, true
 	}
@@ -280,6 +280,25 @@ func listPopBig(tx *keyspace.Txn, c *keyspace.Coll, left bool, n int64) (rv repl
 	}
 	listSetHead(c, h)
 	return rv, true
+}
+
+// listRangeDeleteMin is the number of elements from which a deletion of consecutive
+// positions is one range deletion rather than point deletions (which compact away more
+// cheaply when there are few).
+const listRangeDeleteMin = 64
+
+// listDeletePositions deletes the elements at positions [from, to) of c; the caller adjusts
+// the head and size.
+func listDeletePositions(tx *keyspace.Txn, c *keyspace.Coll, from, to int64) error {
+	if to-from >= listRangeDeleteMin {
+		return tx.DeleteSubRange(c, listPos(from), listPos(to))
+	}
+	for p := from; p < to; p++ {
+		if err := tx.DeleteSub(c, listPos(p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listElem is one element read by a walk: its index and a copy of its value.

@@ -255,21 +255,16 @@ func listLtrimCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 		return reply.OK
 	}
 	if from >= to {
-		c.Meta.Size = 0
-	} else {
-		for i := int64(0); i < from; i++ {
-			if err := tx.DeleteSub(c, listPos(h+i)); err != nil {
-				return reply.ErrInternal
-			}
-		}
-		for i := to; i < size; i++ {
-			if err := tx.DeleteSub(c, listPos(h+i)); err != nil {
-				return reply.ErrInternal
-			}
-		}
-		listSetHead(c, h+from)
-		c.Meta.Size = to - from
+		from, to = 0, 0
 	}
+	if err := listDeletePositions(tx, c, h, h+from); err != nil {
+		return reply.ErrInternal
+	}
+	if err := listDeletePositions(tx, c, h+max(to, from), h+size); err != nil {
+		return reply.ErrInternal
+	}
+	listSetHead(c, h+from)
+	c.Meta.Size = to - from
 	if rv, ok := listSave(tx, c); !ok {
 		return rv
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // Pops of thousands of elements take ferricd's range-deletion and streamed-reply path
-// (thresholds of 4096 elements); they must answer as Redis does, in RESP2 and RESP3, and leave
+// (thresholds of 4096 elements), LTRIM of many its range deletions; they must answer as Redis does, in RESP2 and RESP3, and leave
 // the same lists behind. A pipeline puts a push and a pop in one raft entry, where the reply
 // is built whole instead.
 func TestBigPopsMatchRedis(t *testing.T) {
@@ -37,6 +37,15 @@ func TestBigPopsMatchRedis(t *testing.T) {
 				{"LMPOP", "1", "biglist", "RIGHT", "COUNT", "4100"},
 				{"LRANGE", "biglist", "0", "2"},
 				{"LPOP", "biglist", "100000"},
+				{"EXISTS", "biglist"},
+				push,
+				{"LTRIM", "biglist", "1000", "-1001"},
+				{"LLEN", "biglist"},
+				{"LRANGE", "biglist", "0", "1"},
+				{"LRANGE", "biglist", "-2", "-1"},
+				{"LTRIM", "biglist", "100", "-101"},
+				{"LINDEX", "biglist", "0"},
+				{"LTRIM", "biglist", "5", "2"},
 				{"EXISTS", "biglist"},
 				sadd,
 				{"SPOP", "bigset", "30000"},
