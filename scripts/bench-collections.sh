@@ -14,6 +14,8 @@
 # (default 3), BENCH_BIG (default 1000000), BENCH_FERRICD_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 requests=${BENCH_REQUESTS:-200000}
 rounds=${BENCH_ROUNDS:-3}
@@ -25,6 +27,7 @@ tests=lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100
 work=$(mktemp -d /tmp/ferricd-bench-coll.XXXXXX)
 pids=()
 cleanup() {
+	keep_log_if_died "${fpid:-}" "$work/ferricd.log" ferricd
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$work"

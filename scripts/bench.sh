@@ -10,6 +10,8 @@
 # --cluster-redirect yes and redis-benchmark --cluster, compared with the single node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 requests=${BENCH_REQUESTS:-200000}
 rounds=${BENCH_ROUNDS:-3}
@@ -21,6 +23,7 @@ rport=${BENCH_REDIS_PORT:-7380}
 work=$(mktemp -d /tmp/ferricd-bench.XXXXXX)
 pids=()
 cleanup() {
+	keep_log_if_died "${fpid:-}" "$work/ferricd.log" ferricd
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$work"
