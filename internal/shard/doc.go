@@ -71,6 +71,9 @@
 //     raft hands them back, and the applied index, atomically written with the data, makes sure
 //     no entry is ever applied twice (Apply need not be idempotent). Waiters are completed only
 //     after this commit, so a caller that reads Pebble after its done callback sees its write.
+//     A ReplyingStateMachine gets ApplyReplying instead, told whether the payload has a waiter
+//     here: a result nobody receives need not be built (a follower's SPOP of a whole set
+//     reads no members), and one that is received may hold resources the waiter releases.
 //  4. ReadIndex results are matched to waiting reads; Advance.
 //
 // On restart raft is configured with Applied = the persisted applied index; committed entries
