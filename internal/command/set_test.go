@@ -1,8 +1,11 @@
 package command
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
+
+	"ferricd/internal/keyspace"
 )
 
 // TestSetCommands checks replies and error texts against what redis-server 7.0.15 answers
@@ -180,5 +183,50 @@ func TestSetRandomPicksSpreadOverCommonPrefixes(t *testing.T) {
 	}
 	if len(seen) < 400 {
 		t.Fatalf("2000 picks hit only %d distinct members of 2000", len(seen))
+	}
+}
+
+// setVersion returns the collection version of set key.
+func setVersion(t *testing.T, h *harness, key string) uint64 {
+	t.Helper()
+	tx := keyspace.NewReadTxn(h.db, h.now, h.counts)
+	defer tx.Close()
+	c, err := tx.LookupCollection([]byte(key), keyspace.TypeSet)
+	if err != nil || c == nil {
+		t.Fatalf("set %s: %v, %v", key, c, err)
+	}
+	return c.Meta.Version
+}
+
+// A big set drained to half its peak is repacked under a new version: the old span is gone,
+// and members and SPOP's picks (seeded by the entry) are those of a set that never held the
+// popped members.
+func TestSetDrainedToHalfIsRepackedWithSamePicks(t *testing.T) {
+	drained, fresh := newHarness(t), newHarness(t)
+	all, kept := []string{"SADD", "s"}, []string{"SADD", "s"}
+	srem := []string{"SREM", "s"}
+	for i := range 2000 {
+		m := fmt.Sprintf("m%04d", i)
+		all = append(all, m)
+		if i < 1200 {
+			srem = append(srem, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	drained.do(all...)
+	before := setVersion(t, drained, "s")
+	drained.expect(":1200", srem...)
+	if setVersion(t, drained, "s") == before {
+		t.Fatal("a set drained from 2000 to 800 members kept its version: it was not repacked")
+	}
+	drained.expect(":1", "SREM", "s", "m1999") // far from the next halving: no second repack
+	fresh.do(kept...)
+	fresh.expect(":1", "SREM", "s", "m1999")
+	fresh.index = drained.index // the same entry index seeds the same picks
+	for _, args := range [][]string{{"SPOP", "s", "7"}, {"SPOP", "s"}, {"SCARD", "s"}, {"SMEMBERS", "s"}} {
+		if a, b := drained.do(args...).String(), fresh.do(args...).String(); a != b {
+			t.Fatalf("%q on the repacked set = %s, on a fresh set with the same members = %s", args, a, b)
+		}
 	}
 }

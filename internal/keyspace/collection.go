@@ -155,6 +155,28 @@ func (t *Txn) RenameKey(src, dst []byte, m Meta) error {
 	return t.remove(src, &m)
 }
 
+// RepackCollection moves c's sub-keys to a fresh version and drops the old version's span
+// with one range deletion. A collection that lost most of its members to point deletions
+// keeps their tombstones in its span until Pebble compacts them away, and every iterator over
+// the span steps over them (SPOP's random pick samples from the first member on); the new
+// span has none. Members, values and their order are unchanged, so every read and every
+// random pick gives what it gave before; only the version moves. The caller saves c.
+func (t *Txn) RepackCollection(c *Coll) error {
+	if t.b == nil {
+		return ErrReadOnly
+	}
+	old := c.Meta.Version
+	c.Meta.Version = t.NewVersion()
+	if err := t.copySubs(c.slot, old, c.slot, c.Meta.Version); err != nil {
+		return err
+	}
+	lower, upper := subSpan(c.slot, old)
+	if err := t.b.DeleteRange(lower, upper, nil); err != nil {
+		return fmt.Errorf("repack collection: %w", err)
+	}
+	return nil
+}
+
 // CopyKey writes a copy of m, src's live metadata, at dst (replacing dst), TTL included.
 func (t *Txn) CopyKey(src, dst []byte, m Meta) error {
 	if t.b == nil {
