@@ -12,7 +12,8 @@ import (
 )
 
 // Pops of thousands of elements take ferricd's range-deletion and streamed-reply path
-// (thresholds of 4096 elements), LTRIM of many its range deletions; they must answer as Redis does, in RESP2 and RESP3, and leave
+// (thresholds of 4096 elements), LTRIM of many its range deletions, a set drained to half its
+// peak a repack; they must answer as Redis does, in RESP2 and RESP3, and leave
 // the same lists behind. A pipeline puts a push and a pop in one raft entry, where the reply
 // is built whole instead.
 func TestBigPopsMatchRedis(t *testing.T) {
@@ -29,6 +30,13 @@ func TestBigPopsMatchRedis(t *testing.T) {
 				sadd = append(sadd, fmt.Sprintf("m%05d", i))
 				// Scores with ties, negatives and fractions: the order is by score, then member.
 				zadd = append(zadd, fmt.Sprintf("%g", float64(i*7919%1000-500)/4), fmt.Sprintf("z%05d", i))
+			}
+			srem := func(from, to int) []string {
+				args := []string{"SREM", "bigset"}
+				for i := from; i < to; i++ {
+					args = append(args, fmt.Sprintf("m%05d", i))
+				}
+				return args
 			}
 			steps := [][]string{
 				push,
@@ -50,6 +58,18 @@ func TestBigPopsMatchRedis(t *testing.T) {
 				sadd,
 				{"SPOP", "bigset", "30000"},
 				{"EXISTS", "bigset"},
+				// Drained to under half its peak: repacked under a new version.
+				sadd,
+				srem(0, 15000),
+				{"SCARD", "bigset"},
+				{"SMEMBERS", "bigset"},
+				{"SISMEMBER", "bigset", "m14999"},
+				{"SISMEMBER", "bigset", "m15000"},
+				{"SADD", "bigset", "m00001", "new"},
+				srem(15000, 19000),
+				{"SMEMBERS", "bigset"},
+				{"OBJECT", "ENCODING", "bigset"},
+				{"DEL", "bigset"},
 				zadd,
 				{"ZPOPMIN", "bigzset", "20000"},
 				zadd,
@@ -63,7 +83,7 @@ func TestBigPopsMatchRedis(t *testing.T) {
 			}
 			for i, args := range steps {
 				want, got := run(ctx, r, args), run(ctx, f, args)
-				if args[0] == "SPOP" {
+				if args[0] == "SPOP" || args[0] == "SMEMBERS" {
 					want, got = outcome{val: sortedStrings(want.val), err: want.err}, outcome{val: sortedStrings(got.val), err: got.err}
 				}
 				if !reflect.DeepEqual(got, want) {
