@@ -6,7 +6,10 @@ package command
 // connection then reads and sends the elements in chunks, so the reply never sits whole in
 // memory and the read holds nothing but its snapshot (the shard's goroutine is never involved
 // in a read). Where the Txn cannot hand its snapshot on (a write, a multi-key read on a
-// shared snapshot), the reply is built whole as before.
+// shared snapshot), the reply is built whole as before. Writes that delete what they reply
+// with (SPOP of a whole set, big list pops, ZPOPMIN of a whole zset) stream from a snapshot
+// the apply loop takes just before the deletion (streamPopAll, listPopBig, zsetPopAll: see
+// keyspace.DetachCommittedSubs for when it can).
 
 import (
 	"bytes"
