@@ -148,11 +148,9 @@ func hashPut(tx *keyspace.Txn, c *keyspace.Coll, field, value []byte) (bool, err
 	return !exists, nil
 }
 
+// hashSave saves c; a big hash drained to half its peak is repacked (collSave).
 func hashSave(tx *keyspace.Txn, c *keyspace.Coll) (reply.Value, bool) {
-	if err := tx.SaveCollection(c); err != nil {
-		return reply.ErrInternal, false
-	}
-	return reply.Value{}, true
+	return collSave(tx, c)
 }
 
 func hashSetCmd(hmset bool) KeyFunc {

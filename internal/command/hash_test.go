@@ -1,10 +1,12 @@
 package command
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
+	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
 )
 
@@ -169,4 +171,29 @@ func TestHashRandfieldBigHash(t *testing.T) {
 func seenField(f []byte) bool {
 	n, err := strconv.Atoi(strings.TrimPrefix(string(f), "f"))
 	return err == nil && n >= 0 && n < 500
+}
+
+// A big hash drained by HDEL to half its peak is repacked too, with the same fields after.
+func TestHashDrainedToHalfIsRepacked(t *testing.T) {
+	h := newHarness(t)
+	hset, hdel := []string{"HSET", "h"}, []string{"HDEL", "h"}
+	for i := range 1000 {
+		f := fmt.Sprintf("f%04d", i)
+		hset = append(hset, f, "v"+f)
+		if i%3 != 0 {
+			hdel = append(hdel, f)
+		}
+	}
+	h.do(hset...)
+	before := collVersion(t, h, "h", keyspace.TypeHash)
+	h.expect(":666", hdel...)
+	if collVersion(t, h, "h", keyspace.TypeHash) == before {
+		t.Fatal("a hash drained from 1000 to 334 fields kept its version: it was not repacked")
+	}
+	h.expect(":334", "HLEN", "h")
+	h.expect(`"vf0999"`, "HGET", "h", "f0999")
+	h.expect("(nil)", "HGET", "h", "f0998")
+	if got := h.do("HKEYS", "h"); len(got.Elems) != 334 || string(got.Elems[0].Str) != "f0000" || string(got.Elems[333].Str) != "f0999" {
+		t.Fatalf("HKEYS after the repack = %d fields (%v…)", len(got.Elems), got.Elems[:min(2, len(got.Elems))])
+	}
 }

@@ -22,7 +22,6 @@ package command
 // read state it does not own.
 
 import (
-	"encoding/binary"
 	"sort"
 
 	"ferricd/internal/keyspace"
@@ -147,36 +146,9 @@ func setRemove(tx *keyspace.Txn, c *keyspace.Coll, m []byte) (bool, error) {
 	return true, nil
 }
 
-// setRepackMin is how many members a big set must have lost since its peak, and at least
-// half of that peak, before setSave repacks it (keyspace.RepackCollection): the copy costs
-// what the set still holds, so it is paid at most once per halving.
-const setRepackMin = 256
-
-// setSave saves c. A big set's Extra holds its peak size since its sub-keys were last
-// (re)written: a set drained by SPOP or SREM to half of it or less is repacked, so that later
-// picks do not step over the tombstones of everything popped before (SPOP walks from the
-// set's first member to draw its seek point).
+// setSave saves c; a big set drained to half its peak is repacked (collSave).
 func setSave(tx *keyspace.Txn, c *keyspace.Coll) (reply.Value, bool) {
-	if c.Meta.Enc == keyspace.EncBig && c.Meta.Size > 0 {
-		peak := int64(0)
-		if len(c.Meta.Extra) == 8 {
-			peak = int64(binary.BigEndian.Uint64(c.Meta.Extra))
-		}
-		switch {
-		case c.Meta.Size > peak:
-			peak = c.Meta.Size
-		case peak-c.Meta.Size >= setRepackMin && peak >= 2*c.Meta.Size:
-			if err := tx.RepackCollection(c); err != nil {
-				return reply.ErrInternal, false
-			}
-			peak = c.Meta.Size
-		}
-		c.Meta.Extra = binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(peak))
-	}
-	if err := tx.SaveCollection(c); err != nil {
-		return reply.ErrInternal, false
-	}
-	return reply.Value{}, true
+	return collSave(tx, c)
 }
 
 // setMembers returns every member of c, numerically sorted when c is compact.

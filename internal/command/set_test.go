@@ -186,12 +186,12 @@ func TestSetRandomPicksSpreadOverCommonPrefixes(t *testing.T) {
 	}
 }
 
-// setVersion returns the collection version of set key.
-func setVersion(t *testing.T, h *harness, key string) uint64 {
+// collVersion returns the collection version of key, of type typ.
+func collVersion(t *testing.T, h *harness, key string, typ keyspace.Type) uint64 {
 	t.Helper()
 	tx := keyspace.NewReadTxn(h.db, h.now, h.counts)
 	defer tx.Close()
-	c, err := tx.LookupCollection([]byte(key), keyspace.TypeSet)
+	c, err := tx.LookupCollection([]byte(key), typ)
 	if err != nil || c == nil {
 		t.Fatalf("set %s: %v, %v", key, c, err)
 	}
@@ -215,9 +215,9 @@ func TestSetDrainedToHalfIsRepackedWithSamePicks(t *testing.T) {
 		}
 	}
 	drained.do(all...)
-	before := setVersion(t, drained, "s")
+	before := collVersion(t, drained, "s", keyspace.TypeSet)
 	drained.expect(":1200", srem...)
-	if setVersion(t, drained, "s") == before {
+	if collVersion(t, drained, "s", keyspace.TypeSet) == before {
 		t.Fatal("a set drained from 2000 to 800 members kept its version: it was not repacked")
 	}
 	drained.expect(":1", "SREM", "s", "m1999") // far from the next halving: no second repack
