@@ -235,12 +235,10 @@ func listPop(tx *keyspace.Txn, c *keyspace.Coll, left bool, n int64) ([][]byte, 
 	return out, nil
 }
 
-// listPopBig pops n elements from one end of c when n is at least streamMin, with one range
-// deletion of their positions, and returns the array of them in pop order: a stream read
-// from a snapshot taken before the deletion where the Txn allows it (keyspace.ReplyMode), a
-// null nobody reads on a replica that drops replies, the elements read whole otherwise. The
-// writes are the same in every case. ok is false, with nothing done, when n is too small
-// (listPop pops one by one); an error is returned as rv with ok true.
+// listPopBig pops n elements from one end of c and saves c when n is at least streamMin,
+// with one range deletion of their positions, and returns the array of them in pop order
+// (popReply: streamed from a snapshot where it can). ok is false, with nothing done, when n is
+// too small (listPop pops one by one); an error is returned as rv with ok true.
 func listPopBig(tx *keyspace.Txn, c *keyspace.Coll, left bool, n int64) (rv reply.Value, ok bool) {
 	n = min(n, c.Meta.Size)
 	if n < streamMin {
@@ -252,23 +250,20 @@ func listPopBig(tx *keyspace.Txn, c *keyspace.Coll, left bool, n int64) (rv repl
 		from, to = h+c.Meta.Size-n, h+c.Meta.Size
 	}
 	opts := keyspace.SubIterOptions{From: listPos(from), To: listPos(to)}
-	switch it, detached, err := tx.DetachCommittedSubs(c, opts); {
-	case err != nil:
-		return reply.ErrInternal, true
-	case detached:
-		elem := func(_, v []byte) []reply.Value { return []reply.Value{reply.Bulk(v)} }
-		rv = reply.StreamOf(reply.KindArray, &subStream{it: it, entries: int(n), per: 1, reverse: !left, elem: elem})
-	case tx.RepliesDropped():
-		rv = reply.NullArray
-	default:
+	elem := func(_, v []byte) []reply.Value { return []reply.Value{reply.Bulk(v)} }
+	rv = popReply(tx, c, opts, n, 1, reply.KindArray, !left, elem, func() (reply.Value, error) {
 		vals := make([][]byte, 0, n)
-		if err := listWalk(tx, c, from-h, to-h, !left, func(_ int64, v []byte) bool {
+		err := listWalk(tx, c, from-h, to-h, !left, func(_ int64, v []byte) bool {
 			vals = append(vals, v)
 			return true
-		}); err != nil || int64(len(vals)) != n {
-			return reply.ErrInternal, true
+		})
+		if err == nil && int64(len(vals)) != n {
+			err = keyspace.ErrCorrupt
 		}
-		rv = reply.BulkArray(vals)
+		return reply.BulkArray(vals), err
+	})
+	if rv.IsError() {
+		return rv, true
 	}
 	if err := listDeletePositions(tx, c, from, to); err != nil {
 		reply.Discard(rv)
@@ -279,6 +274,10 @@ func listPopBig(tx *keyspace.Txn, c *keyspace.Coll, left bool, n int64) (rv repl
 		h = to
 	}
 	listSetHead(c, h)
+	if save, ok := listSave(tx, c); !ok {
+		reply.Discard(rv)
+		return save, true
+	}
 	return rv, true
 }
 

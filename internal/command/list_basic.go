@@ -77,13 +77,6 @@ func listPopCmd(left bool) KeyFunc {
 			return reply.Array()
 		}
 		if big, ok := listPopBig(tx, c, left, n); ok {
-			if big.IsError() {
-				return big
-			}
-			if rv, ok := listSave(tx, c); !ok {
-				reply.Discard(big)
-				return rv
-			}
 			return big
 		}
 		vals, err := listPop(tx, c, left, max(n, 1))
@@ -260,7 +253,7 @@ func listLtrimCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	if err := listDeletePositions(tx, c, h, h+from); err != nil {
 		return reply.ErrInternal
 	}
-	if err := listDeletePositions(tx, c, h+max(to, from), h+size); err != nil {
+	if err := listDeletePositions(tx, c, h+to, h+size); err != nil {
 		return reply.ErrInternal
 	}
 	listSetHead(c, h+from)

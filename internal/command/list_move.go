@@ -122,10 +122,6 @@ func listMpop(tx *keyspace.Txn, keys [][]byte, left bool, count int64) reply.Val
 			if big.IsError() {
 				return big
 			}
-			if rv, ok := listSave(tx, c); !ok {
-				reply.Discard(big)
-				return rv
-			}
 			return reply.Array(reply.Bulk(k), big)
 		}
 		vals, err := listPop(tx, c, left, count)

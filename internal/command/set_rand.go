@@ -39,32 +39,7 @@ func setPopCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 	}
 	var popped [][]byte
 	if count >= c.Meta.Size {
-		// The whole set goes: its deletion is one range deletion, and the members are read
-		// only if someone reads the reply, after apply when it is big (streamPopAll).
-		if tx.RepliesDropped() {
-			if _, err := tx.Delete(args[1]); err != nil {
-				return reply.ErrInternal
-			}
-			return reply.Null
-		}
-		if v, ok := streamPopAll(tx, c, reply.KindSet); ok {
-			if v.Kind == reply.KindError {
-				return v
-			}
-			if _, err := tx.Delete(args[1]); err != nil {
-				reply.Discard(v)
-				return reply.ErrInternal
-			}
-			return v
-		}
-		ms, err := setMembers(tx, c)
-		if err != nil {
-			return reply.ErrInternal
-		}
-		if _, err := tx.Delete(args[1]); err != nil {
-			return reply.ErrInternal
-		}
-		return reply.Set(setBulks(ms)...)
+		return setPopAll(tx, c, args[1])
 	}
 	picks, err := collPick(tx, c, max(count, 1), false)
 	if err != nil {
@@ -83,6 +58,24 @@ func setPopCmd(tx *keyspace.Txn, args [][]byte) reply.Value {
 		return reply.Bulk(popped[0])
 	}
 	return reply.Set(setBulks(popped)...)
+}
+
+// setPopAll pops every member of c: one deletion of the key (a range deletion when big), and
+// the members as the reply (popReply: streamed from a snapshot when big).
+func setPopAll(tx *keyspace.Txn, c *keyspace.Coll, key []byte) reply.Value {
+	member := func(sub, _ []byte) []reply.Value { return []reply.Value{reply.Bulk(sub)} }
+	rv := popReply(tx, c, keyspace.SubIterOptions{}, c.Meta.Size, 1, reply.KindSet, false, member, func() (reply.Value, error) {
+		ms, err := setMembers(tx, c)
+		return reply.Set(setBulks(ms)...), err
+	})
+	if rv.IsError() {
+		return rv
+	}
+	if _, err := tx.Delete(key); err != nil {
+		reply.Discard(rv)
+		return reply.ErrInternal
+	}
+	return rv
 }
 
 func setRandMemberCmd(tx *keyspace.Txn, args [][]byte) reply.Value {

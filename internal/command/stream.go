@@ -8,8 +8,8 @@ package command
 // in a read). Where the Txn cannot hand its snapshot on (a write, a multi-key read on a
 // shared snapshot), the reply is built whole as before. Writes that delete what they reply
 // with (SPOP of a whole set, big list pops, ZPOPMIN of a whole zset) stream from a snapshot
-// the apply loop takes just before the deletion (streamPopAll, listPopBig, zsetPopAll: see
-// keyspace.DetachCommittedSubs for when it can).
+// the apply loop takes just before the deletion (popReply, for setPopAll, listPopBig and
+// zsetPopAll: see keyspace.DetachCommittedSubs for when it can).
 
 import (
 	"bytes"
@@ -97,23 +97,31 @@ func streamSubsKind(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOpt
 	return reply.StreamOf(kind, &subStream{it: it, entries: int(entries), per: int(per), elem: elem}), true
 }
 
-// streamPopAll returns, for a write that is about to delete c whole, a stream of its
-// c.Meta.Size members read from a snapshot taken now (DetachCommittedSubs), or ok false when
-// the reply must be built whole (fewer than streamMin members, a compact encoding, or a batch
-// that already changed c). The caller deletes c after a successful call.
-func streamPopAll(tx *keyspace.Txn, c *keyspace.Coll, kind reply.Kind) (v reply.Value, ok bool) {
-	if c.Meta.Size < streamMin || c.Meta.Enc != keyspace.EncBig {
-		return reply.Value{}, false
+// popReply is the reply of a write about to delete n sub-keys of c within opts and answer
+// with them, reverse for last-first: on a replica that drops replies, a null nobody reads;
+// from streamMin sub-keys on, a stream of per elements each (elem) read from a snapshot taken
+// now, before the deletion, where the Txn allows it (keyspace.DetachCommittedSubs); otherwise
+// whole(), built from the Txn's view. The caller deletes afterwards, the same way in every
+// case, and releases the reply (reply.Discard) if the deletion fails.
+func popReply(tx *keyspace.Txn, c *keyspace.Coll, opts keyspace.SubIterOptions, n int64, per int, kind reply.Kind,
+	reverse bool, elem func(sub, value []byte) []reply.Value, whole func() (reply.Value, error)) reply.Value {
+	if tx.RepliesDropped() {
+		return reply.NullArray
 	}
-	it, ok, err := tx.DetachCommittedSubs(c, keyspace.SubIterOptions{})
+	if n >= streamMin {
+		it, ok, err := tx.DetachCommittedSubs(c, opts)
+		if err != nil {
+			return reply.ErrInternal
+		}
+		if ok {
+			return reply.StreamOf(kind, &subStream{it: it, entries: int(n), per: per, reverse: reverse, elem: elem})
+		}
+	}
+	v, err := whole()
 	if err != nil {
-		return reply.ErrInternal, true
+		return reply.ErrInternal
 	}
-	if !ok {
-		return reply.Value{}, false
-	}
-	elem := func(sub, _ []byte) []reply.Value { return []reply.Value{reply.Bulk(sub)} }
-	return reply.StreamOf(kind, &subStream{it: it, entries: int(c.Meta.Size), per: 1, elem: elem}), true
+	return v
 }
 
 // randStream yields n random picks with repetition (HRANDFIELD/SRANDMEMBER with a negative

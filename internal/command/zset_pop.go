@@ -37,13 +37,11 @@ func zsetPopItems(z *zsetStore, count int64, max bool) ([]zsetItem, error) {
 	return items, nil
 }
 
-// zsetPopAll pops every member of z, when it has at least streamMin of them, by deleting
-// its key (one range deletion of its sub-keys), and returns the reply: elem's values for each
-// member in pop order, as an array of kind (KindArray or KindPairs) that is a stream read
-// from a snapshot taken before the deletion where the Txn allows it (keyspace.ReplyMode), a
-// null nobody reads on a replica that drops replies, built whole otherwise. The writes are
-// the same in every case. ok is false, with nothing done, for a smaller z; an error is
-// returned as rv with ok true.
+// zsetPopAll pops every member of z by deleting its key (one range deletion of its sub-keys
+// when big), and returns elem's values for each member in pop order as an array of kind
+// (KindArray or KindPairs): popReply, streamed from a snapshot where it can. ok is false,
+// with nothing done, when z has fewer than streamMin members (zsetPopItems pops them); an
+// error is returned as rv with ok true.
 func zsetPopAll(tx *keyspace.Txn, z *zsetStore, key []byte, max bool, per int, kind reply.Kind,
 	elem func(zsetItem) []reply.Value) (rv reply.Value, ok bool) {
 	size := z.c.Meta.Size
@@ -51,27 +49,20 @@ func zsetPopAll(tx *keyspace.Txn, z *zsetStore, key []byte, max bool, per int, k
 		return reply.Value{}, false
 	}
 	opts := keyspace.SubIterOptions{From: z.indexLower(), To: []byte{zsetTagIndex + 1}}
-	switch it, detached, err := tx.DetachCommittedSubs(z.c, opts); {
-	case err != nil:
-		return reply.ErrInternal, true
-	case detached:
-		rv = reply.StreamOf(kind, &subStream{it: it, entries: int(size), per: per, reverse: max,
-			elem: func(sub, _ []byte) []reply.Value { return elem(zsetItemOf(sub)) }})
-	case tx.RepliesDropped():
-		rv = reply.NullArray
-	default:
+	fromIndex := func(sub, _ []byte) []reply.Value { return elem(zsetItemOf(sub)) }
+	rv = popReply(tx, z.c, opts, size, per, kind, max, fromIndex, func() (reply.Value, error) {
 		items, err := z.collect(&zsetQuery{by: zsetByRank, start: 0, end: -1, rev: max})
-		if err != nil || int64(len(items)) != size {
-			return reply.ErrInternal, true
+		if err == nil && int64(len(items)) != size {
+			err = keyspace.ErrCorrupt
 		}
 		out := make([]reply.Value, 0, len(items)*per)
 		for _, it := range items {
 			out = append(out, elem(it)...)
 		}
-		rv = reply.Array(out...)
-		if kind == reply.KindPairs {
-			rv = reply.Pairs(out...)
-		}
+		return reply.Value{Kind: kind, Elems: out}, err
+	})
+	if rv.IsError() {
+		return rv, true
 	}
 	if _, err := tx.Delete(key); err != nil {
 		reply.Discard(rv)

@@ -28,27 +28,13 @@ func (t *Txn) DetachSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok bool, er
 		}
 	}
 	c.snap = nil
-	lower, upper := subSpan(c.slot, c.Meta.Version)
-	prefix := appendSubPrefix(nil, c.slot, c.Meta.Version)
-	if opts.From != nil {
-		lower = append(append([]byte(nil), prefix...), opts.From...)
-	}
-	if opts.To != nil {
-		upper = append(append([]byte(nil), prefix...), opts.To...)
-	}
-	pit, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		_ = snap.Close()
-		return nil, false, fmt.Errorf("iterate sub-keys: %w", err)
-	}
-	return &SubIter{it: pit, prefix: prefix, snap: snap}, true, nil
+	return snapSubIter(snap, c, opts)
 }
 
 // DetachCommittedSubs is DetachSubs for a write Txn whose command is about to delete the
 // sub-keys of c within opts and reply with them (SPOP of the whole set, LPOP of thousands of
-// elements): the iterator reads a snapshot
-// of the DB taken now, during apply, so the reply is streamed after the command instead of
-// built in the shard's apply loop. The snapshot holds c as committed by earlier batches, which
+// elements): the iterator reads a snapshot of the DB taken now, during apply, so the reply is
+// streamed after the command instead of built in the shard's apply loop. The snapshot holds c as committed by earlier batches, which
 // is c as t sees it only if this batch has not changed c yet. Every change to a live
 // collection sets its metadata key (its size at least, or a new version when it was deleted
 // and created again), so ok is false, with no iterator, when the batch holds a value for c's
@@ -67,6 +53,13 @@ func (t *Txn) DetachCommittedSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok
 			return nil, false, err
 		}
 	}
+	return snapSubIter(t.db.NewSnapshot(), c, opts)
+}
+
+// snapSubIter opens an iterator over c's sub-keys within opts on snap, which it then owns:
+// the iterator's Close releases it (and so does a failure here).
+func snapSubIter(snap *pebble.Snapshot, c *Coll, opts SubIterOptions) (*SubIter, bool, error) {
+	lower, upper := subSpan(c.slot, c.Meta.Version)
 	prefix := appendSubPrefix(nil, c.slot, c.Meta.Version)
 	if opts.From != nil {
 		lower = append(bytes.Clone(prefix), opts.From...)
@@ -74,7 +67,6 @@ func (t *Txn) DetachCommittedSubs(c *Coll, opts SubIterOptions) (it *SubIter, ok
 	if opts.To != nil {
 		upper = append(bytes.Clone(prefix), opts.To...)
 	}
-	snap := t.db.NewSnapshot()
 	pit, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		_ = snap.Close()

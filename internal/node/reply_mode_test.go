@@ -55,6 +55,7 @@ func bigSetPayload(key string, n int) []byte {
 	return cmdPayload(args...)
 }
 
+// materialize renders v's elements (streamed or not) as strings.
 func materialize(t *testing.T, v reply.Value) []string {
 	t.Helper()
 	m, err := reply.Materialize(v)
@@ -179,18 +180,6 @@ func bigListPayload(key string, n int) []byte {
 	return cmdPayload(args...)
 }
 
-func replyStrings(t *testing.T, v reply.Value) []string {
-	t.Helper()
-	if v.Kind == reply.KindStream {
-		return materialize(t, v)
-	}
-	out := make([]string, len(v.Elems))
-	for i, e := range v.Elems {
-		out[i] = string(e.Str)
-	}
-	return out
-}
-
 // Pops of thousands of list elements are one range deletion and a streamed reply: every reply
 // mode writes the same data, and the streamed replies hold the elements in pop order.
 func TestPopManyListElementsSameDataInEveryReplyMode(t *testing.T) {
@@ -223,7 +212,7 @@ func TestPopManyListElementsSameDataInEveryReplyMode(t *testing.T) {
 			if mode == keyspace.ReplyStreamed && v.Kind != reply.KindStream {
 				t.Errorf("%v in streamed mode replied kind %v, want a stream", pop.args, v.Kind)
 			}
-			replies = append(replies, replyStrings(t, v))
+			replies = append(replies, materialize(t, v))
 		}
 		replicas[2].applyIn(t, keyspace.ReplyDropped, uint64(12+j), cmdPayload(pop.args...))
 		if len(replies[0]) != pop.count || replies[0][0] != pop.first || fmt.Sprint(replies[0]) != fmt.Sprint(replies[1]) {

@@ -87,13 +87,14 @@ func (a *actor) applyNormal(ab *pebble.Batch, e *raftpb.Entry) int {
 			panic(fmt.Sprintf("shard %d: entry %d holds %d payloads, %d waiters", a.cfg.ShardID, idx, f.count, len(dones)))
 		}
 	}
+	rsm, replyAware := a.cfg.SM.(ReplyingStateMachine)
 	for i := range f.count {
 		p, err := f.next()
 		if err != nil {
 			panic(fmt.Sprintf("shard %d: entry %d payload %d: %v", a.cfg.ShardID, idx, i, err))
 		}
 		var res any
-		if rsm, ok := a.cfg.SM.(ReplyingStateMachine); ok {
+		if replyAware {
 			res = rsm.ApplyReplying(ab, idx, p, dones != nil)
 		} else {
 			res = a.cfg.SM.Apply(ab, idx, p)
