@@ -61,6 +61,14 @@ func NewReadTxn(r pebble.Reader, now int64, counts *Counts) *Txn {
 	return &Txn{r: r, now: now, counts: counts}
 }
 
+// InitReadTxn makes t, a Txn that is unused or closed, a new read Txn as NewReadTxn would
+// return, and returns it: a caller running many reads in turn reuses one Txn instead of
+// allocating one each.
+func InitReadTxn(t *Txn, r pebble.Reader, now int64, counts *Counts) *Txn {
+	*t = Txn{r: r, now: now, counts: counts}
+	return t
+}
+
 // NewWriteTxn returns a view that writes into b, an indexed batch. now and index come from the
 // raft entry being applied.
 func NewWriteTxn(b *pebble.Batch, now int64, index uint64, counts *Counts) *Txn {

@@ -249,7 +249,8 @@ func isWrongType(v reply.Value) bool {
 // holdsShardsOf reports whether this node has a local replica of every shard owning keys,
 // so that its applies wake waiters on them.
 func (n *Node) holdsShardsOf(keys [][]byte) bool {
-	for _, id := range n.shardsOf(keys) {
+	var buf [4]uint64
+	for _, id := range n.shardsOf(buf[:0], keys) {
 		if n.shardFor(id) == nil {
 			return false
 		}

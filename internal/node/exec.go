@@ -64,6 +64,20 @@ type segment struct {
 	// passed holds the shards whose read barrier passed during this segment: one barrier
 	// serves every later read of the segment, since all of them were sent before it began.
 	passed map[uint64]bool
+	// readTx is the Txn every local read of the segment runs on in turn (see read).
+	readTx keyspace.Txn
+	// readNow is the clock the segment's reads see (Unix ms; 0: read it again): one clock
+	// read per run of reads instead of one per command. Anything that waits (for a write, a
+	// read barrier, a blocking command) resets it, so no read sees a clock older than what
+	// it waited for.
+	readNow int64
+}
+
+func (seg *segment) now(n *Node) int64 {
+	if seg.readNow == 0 {
+		seg.readNow = n.nowMs()
+	}
+	return seg.readNow
 }
 
 // queuedWrite is a submitted write and the index of its reply in Exec's out.
@@ -152,7 +166,8 @@ func (n *Node) checkWrite(c resp.Call) (uint64, reply.Value, bool) {
 			return 0, v, false
 		}
 	}
-	ids := n.shardsOf(c.Spec.KeyArgs(c.Args))
+	var buf [4]uint64
+	ids := n.shardsOf(buf[:0], c.Spec.KeyArgs(c.Args))
 	if len(ids) != 1 {
 		return 0, reply.ErrCrossSlot, false
 	}
@@ -229,7 +244,8 @@ func (n *Node) routeRead(ctx context.Context, c resp.Call, o execOpts, seg *segm
 		out[i] = n.read(ctx, c, seg, o, true)
 		return
 	}
-	ids := n.shardsOf(c.Spec.KeyArgs(c.Args))
+	var buf [4]uint64
+	ids := n.shardsOf(buf[:0], c.Spec.KeyArgs(c.Args))
 	allLocal, allLed := true, true
 	for _, id := range ids {
 		s := n.shardFor(id)
@@ -254,6 +270,7 @@ func (n *Node) routeRead(ctx context.Context, c resp.Call, o execOpts, seg *segm
 }
 
 func (n *Node) waitAll(ctx context.Context, seg *segment, o execOpts) {
+	seg.readNow = 0
 	n.flushForwards(ctx, seg, o)
 	for _, w := range seg.writes {
 		n.wait(ctx, w.p)
@@ -289,17 +306,20 @@ func (n *Node) wait(ctx context.Context, p *pending) reply.Value {
 // barrier, after each shard's read barrier (linearizable), else from whatever is applied here.
 func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, barrier bool) reply.Value {
 	keys := c.Spec.KeyArgs(c.Args)
-	ids := n.shardsOf(keys)
+	var buf [4]uint64
+	ids := n.shardsOf(buf[:0], keys)
 	for _, id := range ids {
 		if len(seg.byShard[id]) > 0 {
 			n.flushForwards(ctx, seg, o)
 		}
 		for _, p := range seg.byShard[id] {
 			n.wait(ctx, p)
+			seg.readNow = 0
 		}
 		if !barrier || seg.passed[id] {
 			continue
 		}
+		seg.readNow = 0
 		if err := n.shardFor(id).ReadBarrier(ctx); err != nil {
 			var nl shard.NotLeaderError
 			if o.forwarded && errors.As(err, &nl) {
@@ -314,13 +334,14 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 	}
 	// One key: a point read of the live DB (and the cache) is atomic. Several keys are read
 	// from one snapshot, which the cache cannot serve.
-	var tx *keyspace.Txn
+	// The segment's Txn is reused: a read allocates none of its own.
+	tx := &seg.readTx
 	if len(keys) <= 1 {
-		tx = keyspace.NewReadTxn(n.db, n.nowMs(), n.counts).WithCache(n.cache, true)
+		keyspace.InitReadTxn(tx, n.db, seg.now(n), n.counts).WithCache(n.cache, true)
 	} else {
 		snap := n.db.NewSnapshot()
 		defer snap.Close()
-		tx = keyspace.NewReadTxn(snap, n.nowMs(), n.counts)
+		keyspace.InitReadTxn(tx, snap, seg.now(n), n.counts)
 	}
 	defer tx.Close()
 	v := c.Spec.Run(tx, c.Args)
@@ -340,13 +361,13 @@ func (n *Node) countHits(tx *keyspace.Txn) {
 	}
 }
 
-// shardsOf returns the distinct shards owning keys (shard 1 when there are none).
-func (n *Node) shardsOf(keys [][]byte) []uint64 {
+// shardsOf appends to dst the distinct shards owning keys (shard 1 when there are none).
+// Callers pass a small array's slice: every command routes, and most name one key.
+func (n *Node) shardsOf(dst []uint64, keys [][]byte) []uint64 {
 	if len(keys) == 0 {
-		return []uint64{1}
+		return append(dst, 1)
 	}
-	first := n.routes.ShardOf(routing.Slot(keys[0]))
-	ids := []uint64{first}
+	ids := append(dst, n.routes.ShardOf(routing.Slot(keys[0])))
 	for _, k := range keys[1:] {
 		id := n.routes.ShardOf(routing.Slot(k))
 		seen := false

@@ -128,3 +128,28 @@ func TestExpiredKeyInvisibleBeforeCycle(t *testing.T) {
 		t.Errorf("DBSIZE = %d after DEL of the expired key, want 0", n)
 	}
 }
+
+// TestSegmentClockRereadAfterBlocking: the reads of one pipeline segment share a clock
+// reading, but one that follows a blocking command reads it again, so a key that expired
+// while the client was blocked is gone for it.
+func TestSegmentClockRereadAfterBlocking(t *testing.T) {
+	// No active cycle: only the reads' own deadline check can hide the key.
+	tn := newTestNode(t, func(c *Config) { c.ExpiryInterval = time.Hour })
+	tn.expect("+OK", "set", "k", "v", "px", "1000")
+	go func() {
+		// While BLPOP below waits for its 0.3 s timeout.
+		time.Sleep(100 * time.Millisecond)
+		tn.clock.advance(2 * time.Second)
+	}()
+	out := tn.exec(
+		[]string{"get", "k"},
+		[]string{"blpop", "nolist", "0.3"},
+		[]string{"get", "k"},
+	)
+	if got := out[0].String(); got != `"v"` {
+		t.Errorf("GET before the deadline = %s, want \"v\"", got)
+	}
+	if got := out[2].String(); got != "(nil)" {
+		t.Errorf("GET after a blocking command that outlived the key's deadline = %s, want (nil)", got)
+	}
+}
