@@ -87,7 +87,8 @@ type Config struct {
 
 // RaftLogConfig is internal/shard's log truncation policy; see shard.Config.
 type RaftLogConfig struct {
-	TruncateInterval, KeepEntries, MaxLagEntries uint64
+	TruncateInterval, TruncateBytes, KeepEntries, KeepBytes uint64
+	MaxLagEntries, KeepForSilentBytes                       uint64
 }
 
 // Node is the running data plane of one process.

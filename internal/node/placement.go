@@ -101,9 +101,12 @@ func (n *Node) startReplica(ctx context.Context, id uint64, peers []uint64, join
 		FS:           n.cfg.FS,
 		SnapshotDir:  n.cfg.SnapshotDir,
 
-		LogTruncateInterval: n.cfg.RaftLog.TruncateInterval,
-		LogKeepEntries:      n.cfg.RaftLog.KeepEntries,
-		LogMaxLagEntries:    n.cfg.RaftLog.MaxLagEntries,
+		LogTruncateInterval:   n.cfg.RaftLog.TruncateInterval,
+		LogTruncateBytes:      n.cfg.RaftLog.TruncateBytes,
+		LogKeepEntries:        n.cfg.RaftLog.KeepEntries,
+		LogKeepBytes:          n.cfg.RaftLog.KeepBytes,
+		LogMaxLagEntries:      n.cfg.RaftLog.MaxLagEntries,
+		LogKeepForSilentBytes: n.cfg.RaftLog.KeepForSilentBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("start shard %d: %w", id, err)

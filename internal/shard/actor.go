@@ -39,6 +39,7 @@ type actor struct {
 	completions    []completion
 	durableApplied uint64 // applied index known to be on stable storage
 	lastTruncCheck uint64 // applied index at the last truncation attempt
+	recent         recentEntries
 
 	// Reads; see read.go.
 	newReads   []*readReq
@@ -75,6 +76,7 @@ func newActor(s *Shard, st *storage) (*actor, error) {
 		nextSeq:        1,
 		durableApplied: st.applied,
 		lastTruncCheck: st.applied,
+		recent:         newRecentEntries(int(cfg.LogKeepEntries)),
 		rounds:         make(map[uint64]*readRound),
 		staged:         make(map[uint64]*stagedSnap),
 		lastExpiry:     time.Now(),

@@ -38,6 +38,7 @@ func (a *actor) apply(ab *pebble.Batch, ents []*raftpb.Entry) {
 		default:
 			panic(fmt.Sprintf("shard %d: entry %d has unknown type %v", a.cfg.ShardID, idx, e.GetType()))
 		}
+		a.recent.add(len(e.GetData()))
 		last = idx
 	}
 	if last != 0 {

@@ -174,14 +174,17 @@
 //
 // # Log truncation
 //
-// Every LogTruncateInterval applied entries the actor removes log entries up to
-// applied - LogKeepEntries, never above an applied index known to be durable (it issues a
-// synced empty LogData first if needed: Pebble's WAL is sequential, so a synced write makes
-// every earlier NoSync apply durable). As leader it also keeps what recently active followers
-// lack (for one being sent a snapshot, up to the snapshot's index), but only for followers at
-// most LogMaxLagEntries behind: one further behind, or silent for an election timeout, catches
-// up by snapshot instead. Without snapshot support every recently active follower is waited
-// for.
+// Every LogTruncateInterval applied entries, or LogTruncateBytes of them, the actor removes
+// log entries up to the applied index less a short tail (LogKeepEntries, or fewer when they
+// make LogKeepBytes), never above an applied index known to be durable (it issues a synced
+// empty LogData first if needed: Pebble's WAL is sequential, so a synced write makes every
+// earlier NoSync apply durable). The log is kept short on purpose: it shares the memtables
+// with the data, and entries deleted before their memtable is flushed never reach an sstable.
+// As leader it also keeps what recently active followers lack (for one being sent a
+// snapshot, up to the snapshot's index), but only for followers at most LogMaxLagEntries
+// behind, and for a follower silent for an election timeout only about LogKeepForSilentBytes
+// of log: one further behind catches up by snapshot instead. Without snapshot support every
+// recently active follower is waited for.
 //
 // # Membership
 //

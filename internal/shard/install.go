@@ -80,6 +80,7 @@ func (a *actor) installSnapshot(rd *raft.Ready) {
 	a.hook("ingested", index)
 	a.st.resetToSnapshot(index, term, conf, hs)
 	a.durableApplied, a.lastTruncCheck = index, index
+	a.recent.reset()
 	a.commit = max(a.commit, index)
 	a.confChanged(conf)
 	a.s.snapSM.SnapshotInstalled(a.cfg.ShardID)

@@ -288,7 +288,7 @@ func TestCheckSpans(t *testing.T) {
 }
 
 func TestTruncationTarget(t *testing.T) {
-	const applied, keep, maxLag = 10_000, 100, 1_000
+	const applied, keep, maxLag, silentLag = 10_000, 100, 1_000, 500
 	for _, tc := range []struct {
 		name    string
 		canSnap bool
@@ -300,11 +300,14 @@ func TestTruncationTarget(t *testing.T) {
 		{"slightly behind keeps its entries", true, []peerLog{{9_500, true}}, 9_500},
 		{"too far behind gets a snapshot", true, []peerLog{{8_000, true}, {9_700, true}}, 9_700},
 		{"without snapshots waits for anyone active", false, []peerLog{{8_000, true}}, 8_000},
-		{"inactive is ignored", false, []peerLog{{10, false}}, 9_900},
+		{"silent and far behind is ignored", false, []peerLog{{10, false}}, 9_900},
+		{"silent but close is waited for", true, []peerLog{{9_700, false}}, 9_700},
+		{"silent beyond its lag gets a snapshot", true, []peerLog{{9_000, false}, {9_800, true}}, 9_800},
+		{"ahead of the applied index", true, []peerLog{{10_005, true}}, 9_900},
 		{"at the lag limit", true, []peerLog{{9_000, true}}, 9_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := truncationTarget(applied, keep, maxLag, tc.canSnap, tc.peers); got != tc.want {
+			if got := truncationTarget(applied, keep, maxLag, silentLag, tc.canSnap, tc.peers); got != tc.want {
 				t.Fatalf("target %d, want %d", got, tc.want)
 			}
 		})
