@@ -409,6 +409,13 @@ func zsetCount(tx *keyspace.Txn, args [][]byte, by int) reply.Value {
 	if z == nil {
 		return reply.Int(0)
 	}
+	if by == zsetByScore {
+		n, err := z.countScores(q.score)
+		if err != nil {
+			return reply.ErrInternal
+		}
+		return reply.Int(n)
+	}
 	items, err := z.collect(&q)
 	if err != nil {
 		return reply.ErrInternal

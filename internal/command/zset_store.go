@@ -53,10 +53,13 @@ type zsetStore struct {
 	tx *keyspace.Txn
 	c  *keyspace.Coll
 	b  int // bucket size parameter B
+	// countWalk is how many entries a count walks before using the bucket counts
+	// (zsetCountWalk; tests lower it).
+	countWalk int64
 }
 
 func newZsetStore(tx *keyspace.Txn, c *keyspace.Coll, b int) *zsetStore {
-	return &zsetStore{tx: tx, c: c, b: b}
+	return &zsetStore{tx: tx, c: c, b: b, countWalk: zsetCountWalk}
 }
 
 // zsetSortable is the order-preserving 8-byte form of a score.
@@ -284,6 +287,90 @@ func (z *zsetStore) rank(e []byte) (int64, error) {
 		sum++
 	}
 	return sum, nil
+}
+
+// countBelow is the number of index entries whose suffix sorts before bound: the counts of
+// the buckets wholly before it plus a walk of at most 2*B entries in the bucket it falls in,
+// so a count over a range of any width costs two of these, not a walk of the range.
+func (z *zsetStore) countBelow(bound []byte) (int64, error) {
+	it, err := z.tagIter(zsetTagCount)
+	if err != nil {
+		return 0, err
+	}
+	target := zsetTagged(zsetTagCount, bound)
+	var sum, last int64
+	from := []byte{zsetTagIndex}
+	for ok := it.First(); ok && bytes.Compare(it.Sub(), target) <= 0; ok = it.Next() {
+		sum += last
+		last = zsetBucketCount(it.Value())
+		from = zsetTagged(zsetTagIndex, it.Sub()[1:])
+	}
+	it.Close()
+	if low := z.indexLower(); bytes.Compare(from, low) < 0 {
+		from = low
+	}
+	ix, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: from, To: zsetTagged(zsetTagIndex, bound)})
+	if err != nil {
+		return 0, err
+	}
+	defer ix.Close()
+	for ok := ix.First(); ok; ok = ix.Next() {
+		sum++
+	}
+	return sum, nil
+}
+
+// zsetCountWalk is how many entries ZCOUNT walks before it counts with the buckets instead:
+// a narrow range is cheaper to walk than the bucket counts before it.
+const zsetCountWalk = 1024
+
+// countScores is ZCOUNT's answer for r.
+func (z *zsetStore) countScores(r zsetScoreRange) (int64, error) {
+	lo := zsetScoreBound(r.min, r.minEx) // entries from lo on have score >= min (> min if minEx)
+	hi := zsetScoreBound(r.max, !r.maxEx) // entries before hi have score <= max (< max if maxEx)
+	if bytes.Compare(hi, lo) <= 0 {
+		return 0, nil
+	}
+	from := zsetTagged(zsetTagIndex, lo)
+	if low := z.indexLower(); bytes.Compare(from, low) < 0 {
+		from = low
+	}
+	ix, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: from, To: zsetTagged(zsetTagIndex, hi)})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ok := ix.First()
+	for ; ok && n < z.countWalk; ok = ix.Next() {
+		n++
+	}
+	ix.Close()
+	if !ok {
+		return n, nil
+	}
+	below, err := z.countBelow(lo)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsInf(r.max, 1) {
+		return z.c.Meta.Size - below, nil
+	}
+	upTo, err := z.countBelow(hi)
+	if err != nil {
+		return 0, err
+	}
+	return upTo - below, nil
+}
+
+// zsetScoreBound is the index suffix at which the entries of score f start, or with after
+// the one right after all of them: the next 8-byte sortable value, which exists because no
+// score (NaN is never stored) sorts as all ones.
+func zsetScoreBound(f float64, after bool) []byte {
+	b := zsetSortable(nil, f)
+	if after {
+		binary.BigEndian.PutUint64(b, binary.BigEndian.Uint64(b)+1)
+	}
+	return b
 }
 
 // seekRank opens an index iterator positioned on the entry of rank r (0 ≤ r < Size).
