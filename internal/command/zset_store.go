@@ -326,7 +326,7 @@ const zsetCountWalk = 1024
 
 // countScores is ZCOUNT's answer for r.
 func (z *zsetStore) countScores(r zsetScoreRange) (int64, error) {
-	lo := zsetScoreBound(r.min, r.minEx) // entries from lo on have score >= min (> min if minEx)
+	lo := zsetScoreBound(r.min, r.minEx)  // entries from lo on have score >= min (> min if minEx)
 	hi := zsetScoreBound(r.max, !r.maxEx) // entries before hi have score <= max (< max if maxEx)
 	if bytes.Compare(hi, lo) <= 0 {
 		return 0, nil
