@@ -416,6 +416,11 @@ func zsetCount(tx *keyspace.Txn, args [][]byte, by int) reply.Value {
 		}
 		return reply.Int(n)
 	}
+	if n, ok, err := z.countLex(q.lex); err != nil {
+		return reply.ErrInternal
+	} else if ok {
+		return reply.Int(n)
+	}
 	items, err := z.collect(&q)
 	if err != nil {
 		return reply.ErrInternal

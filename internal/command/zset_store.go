@@ -328,6 +328,52 @@ const zsetCountWalk = 1024
 func (z *zsetStore) countScores(r zsetScoreRange) (int64, error) {
 	lo := zsetScoreBound(r.min, r.minEx)  // entries from lo on have score >= min (> min if minEx)
 	hi := zsetScoreBound(r.max, !r.maxEx) // entries before hi have score <= max (< max if maxEx)
+	return z.countBetween(lo, hi, math.IsInf(r.max, 1))
+}
+
+// countLex is ZLEXCOUNT's answer for r when every member has the same score (the first and
+// the last index entries have), the only case Redis defines; ok is false otherwise, and the
+// caller walks the set as Redis does.
+func (z *zsetStore) countLex(r zsetLexRange) (n int64, ok bool, err error) {
+	ix, err := z.indexIter()
+	if err != nil {
+		return 0, false, err
+	}
+	var first, last []byte
+	if ix.First() {
+		first = bytes.Clone(ix.Sub()[1:9])
+	}
+	if ix.Last() {
+		last = ix.Sub()[1:9]
+	}
+	same := first != nil && bytes.Equal(first, last)
+	ix.Close()
+	if !same {
+		return 0, false, nil
+	}
+	after := func(b []byte) []byte { // the first suffix past every entry starting with b
+		return append(bytes.Clone(b), 0)
+	}
+	lex := func(b zsetLexBound, start bool) []byte {
+		switch {
+		case b.inf < 0:
+			return first
+		case b.inf > 0:
+			return zsetNextScore(first)
+		case b.ex == start:
+			return after(append(bytes.Clone(first), b.s...))
+		default:
+			return append(bytes.Clone(first), b.s...)
+		}
+	}
+	n, err = z.countBetween(lex(r.min, true), lex(r.max, false), r.max.inf > 0)
+	return n, true, err
+}
+
+// countBetween counts the index entries from suffix lo up to (not including) hi; toEnd says
+// hi is past every entry. A range of up to countWalk entries is walked; a longer one is
+// counted with the buckets below each bound.
+func (z *zsetStore) countBetween(lo, hi []byte, toEnd bool) (int64, error) {
 	if bytes.Compare(hi, lo) <= 0 {
 		return 0, nil
 	}
@@ -352,7 +398,7 @@ func (z *zsetStore) countScores(r zsetScoreRange) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if math.IsInf(r.max, 1) {
+	if toEnd {
 		return z.c.Meta.Size - below, nil
 	}
 	upTo, err := z.countBelow(hi)
@@ -362,13 +408,18 @@ func (z *zsetStore) countScores(r zsetScoreRange) (int64, error) {
 	return upTo - below, nil
 }
 
+// zsetNextScore is the 8-byte sortable value after b's first 8 bytes, which exists because
+// no score (NaN is never stored) sorts as all ones.
+func zsetNextScore(b []byte) []byte {
+	return binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(b)+1)
+}
+
 // zsetScoreBound is the index suffix at which the entries of score f start, or with after
-// the one right after all of them: the next 8-byte sortable value, which exists because no
-// score (NaN is never stored) sorts as all ones.
+// the one right after all of them.
 func zsetScoreBound(f float64, after bool) []byte {
 	b := zsetSortable(nil, f)
 	if after {
-		binary.BigEndian.PutUint64(b, binary.BigEndian.Uint64(b)+1)
+		return zsetNextScore(b)
 	}
 	return b
 }
