@@ -24,13 +24,15 @@ var ErrReadOnly = errors.New("keyspace: write on a read-only txn")
 // applied index. A read Txn wraps a Pebble snapshot or the DB and never writes. A Txn is not
 // safe for concurrent use.
 type Txn struct {
-	r      pebble.Reader
-	b      *pebble.Batch
-	now    int64
-	index  uint64
-	seq    uint64
-	counts *Counts
-	cache  *MetaCache
+	r     pebble.Reader
+	b     *pebble.Batch
+	now   int64
+	index uint64
+	seq   uint64
+	// entrySeq, when set, is the version sequence shared by every Txn of one raft entry.
+	entrySeq *uint64
+	counts   *Counts
+	cache    *MetaCache
 	// live: a read Txn on the DB itself (not a snapshot), which may use the cache.
 	live bool
 	// last caches the metadata of the key a write Txn touched last: commands look a key up
@@ -119,10 +121,23 @@ func (t *Txn) Writable() bool { return t.b != nil }
 func (t *Txn) Counts() *Counts { return t.counts }
 
 // NewVersion returns a collection version unique within the shard's history: the entry index
-// in the high bits, a per-entry sequence below.
+// in the high bits, a per-entry sequence below. The sequence is the entry's (WithEntrySeq)
+// when the caller runs several Txns for one entry: two collections of one slot created by
+// two payloads of the same entry must not share a version, or their sub-keys would mix.
 func (t *Txn) NewVersion() uint64 {
-	t.seq++
-	return t.index<<16 | t.seq&0xffff
+	seq := &t.seq
+	if t.entrySeq != nil {
+		seq = t.entrySeq
+	}
+	*seq++
+	return t.index<<16 | *seq&0xffff
+}
+
+// WithEntrySeq makes NewVersion count with *seq, a counter the caller keeps for the whole
+// raft entry t's index names (zero at the entry's first payload, on every replica alike).
+func (t *Txn) WithEntrySeq(seq *uint64) *Txn {
+	t.entrySeq = seq
+	return t
 }
 
 // rawMeta reads key's metadata with no expiry check.

@@ -131,6 +131,8 @@ type Node struct {
 
 	// blocked holds the clients parked in blocking commands (block.go).
 	blocked *blockedClients
+	// versions numbers the collection versions of each entry being applied (entryseq.go).
+	versions entrySeqs
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -308,7 +310,8 @@ func (n *Node) apply(b *pebble.Batch, index uint64, payload []byte, mode keyspac
 		n.log.Error("undecodable payload", "index", index, "err", err)
 		return reply.ErrInternal
 	}
-	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts).WithCache(n.cache, false).WithReplies(mode, n.db)
+	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts).WithCache(n.cache, false).WithReplies(mode, n.db).
+		WithEntrySeq(n.versions.forEntry(b, index))
 	var v reply.Value
 	switch kind {
 	case kindCommand:
@@ -384,4 +387,5 @@ func (n *Node) BatchCommitting(b *pebble.Batch) { n.cache.Prepare(b) }
 func (n *Node) BatchCommitted(b *pebble.Batch) {
 	n.counts.Publish(b)
 	n.cache.Publish(b)
+	n.versions.done(b)
 }
