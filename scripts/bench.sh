@@ -45,7 +45,8 @@ fpid=$!
 pids+=("$fpid")
 redis-server --port "$rport" --dir "$work" --appendonly yes --appendfsync always --save '' \
 	--daemonize no >"$work/redis.log" 2>&1 &
-pids+=("$!")
+rpid=$!
+pids+=("$rpid")
 wait_port "$fport"
 wait_port "$rport"
 
@@ -55,18 +56,28 @@ rps() {
 		awk -F'","' 'NR>1 || !/test/ {gsub(/"/,"",$2); print $2; exit}'
 }
 
-declare -A best
+# cpu_ticks PID → user + system CPU time the process has used, in clock ticks. The server's
+# CPU per request is steadier than its throughput on a shared 2-core machine, where the
+# benchmark client competes for the same cores.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+declare -A best cpu
 for round in $(seq 1 "$rounds"); do
 	for p in 1 16; do
 		for t in $tests; do
 			for srv in ferricd redis; do
-				port=$fport
-				[ "$srv" = redis ] && port=$rport
+				port=$fport pid=$fpid
+				[ "$srv" = redis ] && port=$rport pid=$rpid
+				before=$(cpu_ticks "$pid")
 				v=$(rps "$port" "$t" "$p")
+				us=$(awk -v a="$before" -v b="$(cpu_ticks "$pid")" -v hz="$hz" -v n="$requests" \
+					'BEGIN{printf "%.2f", (b-a)*1e6/hz/n}')
 				k="$srv/$t/$p"
 				prev=${best[$k]:-0}
 				best[$k]=$(awk -v a="$v" -v b="$prev" 'BEGIN{print (a>b)?a:b}')
-				printf 'round %d  %-7s %-4s -P %-2s %12s req/s\n' "$round" "$srv" "$t" "$p" "$v"
+				cpu[$k]=$(awk -v a="$us" -v b="${cpu[$k]:-}" 'BEGIN{print (b=="" || a<b)?a:b}')
+				printf 'round %d  %-7s %-4s -P %-2s %12s req/s %8s us CPU/req\n' "$round" "$srv" "$t" "$p" "$v" "$us"
 			done
 		done
 	done
@@ -74,12 +85,14 @@ done
 
 echo
 echo "best of $rounds rounds, -c 50 -r 100000 -n $requests (redis: appendonly yes, appendfsync always; ferricd: ${BENCH_FERRICD_ARGS:-defaults})"
-printf '%-5s %-4s %14s %14s %8s\n' test P ferricd redis ratio
+echo "(server CPU: user + system time of the server process per request, the lowest round)"
+printf '%-5s %-4s %14s %14s %8s %14s %12s\n' test P ferricd redis ratio "ferricd us/req" "redis us/req"
 for t in $tests; do
 	for p in 1 16; do
 		f=${best[ferricd/$t/$p]}
 		r=${best[redis/$t/$p]}
-		printf '%-5s %-4s %14s %14s %8s\n' "$t" "$p" "$f" "$r" "$(awk -v a="$f" -v b="$r" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')"
+		printf '%-5s %-4s %14s %14s %8s %14s %12s\n' "$t" "$p" "$f" "$r" \
+			"$(awk -v a="$f" -v b="$r" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')" "${cpu[ferricd/$t/$p]}" "${cpu[redis/$t/$p]}"
 	done
 done
 
