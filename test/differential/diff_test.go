@@ -29,6 +29,11 @@ func run(ctx context.Context, c *redis.Client, args []string) outcome {
 		iargs[i] = a
 	}
 	v, err := c.Do(ctx, iargs...).Result()
+	return outcomeOf(args, v, err)
+}
+
+// outcomeOf normalizes the reply (v, err) to args.
+func outcomeOf(args []string, v any, err error) outcome {
 	if err == redis.Nil {
 		return outcome{val: nil}
 	}
