@@ -396,3 +396,34 @@ func (r *stallReader) Read(p []byte) (int, error) {
 	<-r.ctx.Done()
 	return 0, r.ctx.Err()
 }
+
+// TestSilentFollowerCatchesUpFromLog: a follower that stops answering for a while (a restart)
+// keeps its place in the leader's log as long as what it misses is within
+// LogKeepForSilentBytes, although truncation runs often and keeps a short tail, so it comes
+// back without a snapshot.
+func TestSilentFollowerCatchesUpFromLog(t *testing.T) {
+	checkLeaks(t)
+	c := newTunedCluster(t, func(cfg *Config) {
+		cfg.LogTruncateInterval = 20
+		cfg.LogKeepEntries = 10
+	}, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
+	lead := c.leader()
+	want := c.submitAll(lead, "a", 20)
+	c.converged(20)
+	f := lead%3 + 1
+	c.stop(f)
+	fApplied := diskState(t, c.nodes[f].db).applied
+	// Long enough for the leader to count f as silent (an election timeout is 100 ms here).
+	time.Sleep(300 * time.Millisecond)
+	want = append(want, c.submitAll(lead, "b", 200)...)
+	if first := c.nodes[lead].s.Status().FirstIndex; first > fApplied+1 {
+		t.Fatalf("the leader truncated its log to %d, past the silent follower's %d", first, fApplied)
+	}
+	c.start(f)
+	if got := payloads(c.converged(len(want))); !slices.Equal(got, want) {
+		t.Fatalf("after catching up: %v, want %v", got, want)
+	}
+	if n := c.nodes[f].sm.installed.Load(); n != 0 {
+		t.Fatalf("the follower needed %d snapshots to catch up 200 entries", n)
+	}
+}
