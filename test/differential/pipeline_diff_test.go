@@ -92,11 +92,15 @@ func TestPipelinedSetCommandsMatchRedis(t *testing.T) {
 
 func TestPipelinedCommandsMatchRedis(t *testing.T) {
 	same := func(_ []string, o outcome) outcome { return o }
-	for _, kind := range []string{"hash", "zset", "list", "string"} {
-		t.Run(kind, func(t *testing.T) {
+	for _, tc := range []struct {
+		kind  string
+		proto int
+	}{{"hash", 2}, {"zset", 2}, {"list", 2}, {"string", 2}, {"hash", 3}, {"zset", 3}, {"list", 3}} {
+		kind := tc.kind
+		t.Run(fmt.Sprintf("%s/RESP%d", kind, tc.proto), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			f, r := clients(t, 2)
+			f, r := clients(t, tc.proto)
 			rng := rand.New(rand.NewPCG(pipelineSeed, 92))
 			base := &gen{r: rng}
 			var next func() []string
