@@ -136,16 +136,21 @@ func TestSegmentClockRereadAfterBlocking(t *testing.T) {
 	// No active cycle: only the reads' own deadline check can hide the key.
 	tn := newTestNode(t, func(c *Config) { c.ExpiryInterval = time.Hour })
 	tn.expect("+OK", "set", "k", "v", "px", "1000")
+	advanced := make(chan struct{})
 	go func() {
-		// While BLPOP below waits for its 0.3 s timeout.
-		time.Sleep(100 * time.Millisecond)
+		defer close(advanced)
+		// Once BLPOP below is blocked, which is after the first GET has run.
+		for tn.n.blocked.count() == 0 {
+			time.Sleep(time.Millisecond)
+		}
 		tn.clock.advance(2 * time.Second)
 	}()
 	out := tn.exec(
 		[]string{"get", "k"},
-		[]string{"blpop", "nolist", "0.3"},
+		[]string{"blpop", "nolist", "1"},
 		[]string{"get", "k"},
 	)
+	<-advanced
 	if got := out[0].String(); got != `"v"` {
 		t.Errorf("GET before the deadline = %s, want \"v\"", got)
 	}
