@@ -328,7 +328,7 @@ func zsetRank(tx *keyspace.Txn, args [][]byte, rev bool) reply.Value {
 	if !had {
 		return reply.Null
 	}
-	r, err := z.rank(zsetEntry(f, args[2]))
+	r, err := z.countBelow(zsetEntry(f, args[2]))
 	if err != nil {
 		return reply.ErrInternal
 	}

@@ -257,41 +257,10 @@ func (z *zsetStore) remove(member []byte, score float64) error {
 	return z.putBucket(prev, pn+n)
 }
 
-// rank is the 0-based position of index suffix e (which must be present).
-func (z *zsetStore) rank(e []byte) (int64, error) {
-	it, err := z.tagIter(zsetTagCount)
-	if err != nil {
-		return 0, err
-	}
-	target := zsetTagged(zsetTagCount, e)
-	var sum, last int64
-	from := []byte{zsetTagIndex}
-	for ok := it.First(); ok && bytes.Compare(it.Sub(), target) <= 0; ok = it.Next() {
-		sum += last
-		last = zsetBucketCount(it.Value())
-		from = zsetTagged(zsetTagIndex, it.Sub()[1:])
-	}
-	it.Close()
-	if low := z.indexLower(); bytes.Compare(from, low) < 0 {
-		from = low
-	}
-	ix, err := z.tx.IterSubs(z.c, keyspace.SubIterOptions{From: from, To: []byte{zsetTagIndex + 1}})
-	if err != nil {
-		return 0, err
-	}
-	defer ix.Close()
-	for ok := ix.First(); ok; ok = ix.Next() {
-		if bytes.Equal(ix.Sub()[1:], e) {
-			return sum, nil
-		}
-		sum++
-	}
-	return sum, nil
-}
-
-// countBelow is the number of index entries whose suffix sorts before bound: the counts of
-// the buckets wholly before it plus a walk of at most 2*B entries in the bucket it falls in,
-// so a count over a range of any width costs two of these, not a walk of the range.
+// countBelow is the number of index entries whose suffix sorts before bound, which for a
+// present entry is its 0-based rank: the counts of the buckets wholly before it plus a walk of
+// at most 2*B entries in the bucket it falls in, so a count over a range of any width costs
+// two of these, not a walk of the range.
 func (z *zsetStore) countBelow(bound []byte) (int64, error) {
 	it, err := z.tagIter(zsetTagCount)
 	if err != nil {

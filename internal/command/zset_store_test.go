@@ -116,9 +116,9 @@ func zsetCheckModel(t *testing.T, h *harness, key []byte, model map[string]float
 		it.Close()
 	}
 	for i, e := range sorted {
-		r, err := z.rank(zsetEntry(e.s, []byte(e.m)))
+		r, err := z.countBelow(zsetEntry(e.s, []byte(e.m)))
 		if err != nil || r != int64(i) {
-			t.Fatalf("rank(%s) = %d, %v; want %d", e.m, r, err, i)
+			t.Fatalf("countBelow(%s) = %d, %v; want %d", e.m, r, err, i)
 		}
 		ix, err := z.seekRank(int64(i))
 		if err != nil || !ix.Valid() {

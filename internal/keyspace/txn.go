@@ -60,7 +60,7 @@ type Txn struct {
 // NewReadTxn returns a read-only view on r (a snapshot, a batch or the DB) at time now (Unix
 // ms, the caller's clock).
 func NewReadTxn(r pebble.Reader, now int64, counts *Counts) *Txn {
-	return &Txn{r: r, now: now, counts: counts}
+	return InitReadTxn(new(Txn), r, now, counts)
 }
 
 // InitReadTxn makes t, a Txn that is unused or closed, a new read Txn as NewReadTxn would
