@@ -111,6 +111,14 @@ func touching(history [][]string, keys []string, n int) string {
 // same presence of a TTL.
 func compareContents(ctx context.Context, t *testing.T, f, r *redis.Client) {
 	t.Helper()
+	compareKeys(ctx, t, f, r, nil, func(k string) [][]string { return [][]string{{"TYPE", k}, {"GET", k}, {"TTL", k}} })
+}
+
+// compareKeys checks that both servers hold the same keys and give the same replies to the
+// commands views names for each of them (normalized by normalize, when not nil).
+func compareKeys(ctx context.Context, t *testing.T, f, r *redis.Client,
+	normalize func([]string, outcome) outcome, views func(key string) [][]string) {
+	t.Helper()
 	fk, err := f.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatalf("ferricd KEYS: %v", err)
@@ -124,9 +132,12 @@ func compareContents(ctx context.Context, t *testing.T, f, r *redis.Client) {
 	if !reflect.DeepEqual(fk, rk) {
 		t.Fatalf("final key sets differ:\nferricd: %q\nredis:   %q", fk, rk)
 	}
+	if normalize == nil {
+		normalize = func(_ []string, o outcome) outcome { return o }
+	}
 	for _, k := range rk {
-		for _, args := range [][]string{{"TYPE", k}, {"GET", k}, {"TTL", k}} {
-			if got, want := run(ctx, f, args), run(ctx, r, args); !reflect.DeepEqual(got, want) {
+		for _, args := range views(k) {
+			if got, want := normalize(args, run(ctx, f, args)), normalize(args, run(ctx, r, args)); !reflect.DeepEqual(got, want) {
 				t.Errorf("final %q: ferricd %#v, redis %#v", args, got, want)
 			}
 		}

@@ -163,24 +163,9 @@ func TestRandomHashCommandsMatchRedis(t *testing.T) {
 // hashCompareContents checks both servers hold the same keys, types, encodings and hashes.
 func hashCompareContents(ctx context.Context, t *testing.T, f, r *redis.Client) {
 	t.Helper()
-	fk, err1 := f.Keys(ctx, "*").Result()
-	rk, err2 := r.Keys(ctx, "*").Result()
-	if err1 != nil || err2 != nil {
-		t.Fatalf("KEYS: %v %v", err1, err2)
-	}
-	sort.Strings(fk)
-	sort.Strings(rk)
-	if !reflect.DeepEqual(fk, rk) {
-		t.Fatalf("final key sets differ:\nferricd: %q\nredis:   %q", fk, rk)
-	}
-	for _, k := range rk {
-		for _, args := range [][]string{{"TYPE", k}, {"OBJECT", "ENCODING", k}, {"HGETALL", k}} {
-			got, want := hashNormalize(args, run(ctx, f, args)), hashNormalize(args, run(ctx, r, args))
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("final %q: ferricd %#v, redis %#v", args, got, want)
-			}
-		}
-	}
+	compareKeys(ctx, t, f, r, hashNormalize, func(k string) [][]string {
+		return [][]string{{"TYPE", k}, {"OBJECT", "ENCODING", k}, {"HGETALL", k}}
+	})
 }
 
 // runScanAll runs args; an *SCAN is run to the end of its iteration (cursor 0) from the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -146,24 +145,10 @@ func TestRandomSetCommandsMatchRedis(t *testing.T) {
 	}
 }
 
+// setCompareContents checks both servers hold the same keys, types, encodings and sets.
 func setCompareContents(ctx context.Context, t *testing.T, f, r *redis.Client) {
 	t.Helper()
-	fk, err1 := f.Keys(ctx, "*").Result()
-	rk, err2 := r.Keys(ctx, "*").Result()
-	if err1 != nil || err2 != nil {
-		t.Fatalf("KEYS: %v %v", err1, err2)
-	}
-	sort.Strings(fk)
-	sort.Strings(rk)
-	if !reflect.DeepEqual(fk, rk) {
-		t.Fatalf("final key sets differ:\nferricd: %q\nredis:   %q", fk, rk)
-	}
-	for _, k := range rk {
-		for _, args := range [][]string{{"TYPE", k}, {"OBJECT", "ENCODING", k}, {"SMEMBERS", k}} {
-			got, want := setNormalize(args, run(ctx, f, args)), setNormalize(args, run(ctx, r, args))
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("final %q: ferricd %#v, redis %#v", args, got, want)
-			}
-		}
-	}
+	compareKeys(ctx, t, f, r, setNormalize, func(k string) [][]string {
+		return [][]string{{"TYPE", k}, {"OBJECT", "ENCODING", k}, {"SMEMBERS", k}}
+	})
 }

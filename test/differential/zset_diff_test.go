@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"sort"
 	"testing"
 	"time"
 
@@ -129,22 +128,7 @@ func TestRandomZsetCommandsMatchRedis(t *testing.T) {
 // zsetCompareContents checks both servers hold the same keys, types and sorted-set contents.
 func zsetCompareContents(ctx context.Context, t *testing.T, f, r *redis.Client) {
 	t.Helper()
-	fk, err1 := f.Keys(ctx, "*").Result()
-	rk, err2 := r.Keys(ctx, "*").Result()
-	if err1 != nil || err2 != nil {
-		t.Fatalf("KEYS: %v %v", err1, err2)
-	}
-	sort.Strings(fk)
-	sort.Strings(rk)
-	if !reflect.DeepEqual(fk, rk) {
-		t.Fatalf("final key sets differ:\nferricd: %q\nredis:   %q", fk, rk)
-	}
-	for _, k := range rk {
-		for _, args := range [][]string{{"TYPE", k}, {"ZRANGE", k, "0", "-1", "WITHSCORES"}} {
-			got, want := run(ctx, f, args), run(ctx, r, args)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("final %q: ferricd %#v, redis %#v", args, got, want)
-			}
-		}
-	}
+	compareKeys(ctx, t, f, r, nil, func(k string) [][]string {
+		return [][]string{{"TYPE", k}, {"ZRANGE", k, "0", "-1", "WITHSCORES"}}
+	})
 }
