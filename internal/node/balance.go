@@ -57,8 +57,9 @@ func (n *Node) balanceOnce() bool {
 		}
 		var to uint64
 		for _, id := range st.Voters {
-			p, ok := st.Progress[id]
-			if id == n.self || !ok || !p.RecentActive || p.Match < st.Commit {
+			// Close behind is enough: raft sends the transferee what it lacks before
+			// handing over, and under steady writes a follower is rarely exactly level.
+			if id == n.self || !caughtUp(&st, id) {
 				continue
 			}
 			if led[id] < most && (to == 0 || led[id] < led[to]) {

@@ -224,13 +224,6 @@ func TestFarBehindMemberCatchesUpBySnapshot(t *testing.T) {
 func TestLeadershipSpreadsOverMembers(t *testing.T) {
 	c := startMembers(t, 3)
 	c.waitWritable(0)
-	// Put every leader on node 1, then let the balancers spread them again.
-	for _, s := range c.nodes[1].localShards() {
-		s.TransferLeadership(1)
-	}
-	for _, s := range c.nodes[2].localShards() {
-		s.TransferLeadership(1)
-	}
 	leaders := func() map[uint64]int {
 		led := map[uint64]int{}
 		for _, st := range c.nodes[0].Shards() {
@@ -238,20 +231,37 @@ func TestLeadershipSpreadsOverMembers(t *testing.T) {
 		}
 		return led
 	}
+	// Put (nearly) every leader on node 1. A transfer can time out on a loaded machine, and
+	// node 1's balancer already moves one away per round, so the requests are repeated
+	// until node 1 leads more than its share.
 	deadline := time.Now().Add(testTimeout)
 	for leaders()[1] < 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("transfers to node 1 did not happen: %v", leaders())
 		}
-		time.Sleep(5 * time.Millisecond)
+		for _, nd := range c.nodes[1:] {
+			for _, s := range nd.localShards() {
+				if s.Status().IsLeader {
+					s.TransferLeadership(1)
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+	// Then let the balancers spread them again, with a deadline of its own.
+	deadline = time.Now().Add(testTimeout)
 	for {
 		led := leaders()
 		if led[1] <= 2 && led[2] <= 2 && led[3] <= 2 && led[0] == 0 {
 			return // 4 shards over 3 nodes: nobody leads more than 2
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("leaders not spread: %v", led)
+			var progress []string
+			for _, st := range c.nodes[0].Shards() {
+				progress = append(progress, fmt.Sprintf("shard %d leader %d commit %d progress %+v",
+					st.ShardID, st.LeaderID, st.Commit, st.Progress))
+			}
+			t.Fatalf("leaders not spread: %v; as node 1 sees the shards: %s", led, strings.Join(progress, "; "))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
