@@ -275,3 +275,69 @@ func debugLogger(id int) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", id)
 }
+
+// TestReadsOutliveLeadershipTransfers reads one key through every node while its shard's
+// leadership is handed from node to node: a read the old leader could no longer confirm is
+// sent on to the new one, so no client sees TRYAGAIN for a transfer the cluster made.
+func TestReadsOutliveLeadershipTransfers(t *testing.T) {
+	c := startMembers(t, 3)
+	c.waitWritable(0)
+	key := keyOnShard(t, 1, "moving")
+	if v := c.exec(0, false, []string{"SET", key, "v"})[0]; v.String() != "+OK" {
+		t.Fatalf("SET %s = %s", key, v.String())
+	}
+	nodes := append([]*Node(nil), c.nodes...)
+	stop := make(chan struct{})
+	failures := make(chan string, len(nodes))
+	reads := make(chan int, len(nodes))
+	for _, nd := range nodes {
+		go func() {
+			n := 0
+			defer func() { reads <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if v := c.execOn(nd, false, []string{"GET", key})[0]; v.String() != `"v"` {
+					failures <- fmt.Sprintf("GET through node %d = %s", nd.self, v.String())
+					return
+				}
+				n++
+			}
+		}()
+	}
+	transfers := 0
+	deadline := time.Now().Add(testTimeout)
+	for transfers < 12 && time.Now().Before(deadline) {
+		for _, nd := range nodes {
+			if s := nd.shardFor(1); s != nil && s.Status().IsLeader {
+				to := nd.self%3 + 1
+				s.TransferLeadership(to)
+				for time.Now().Before(deadline) && nd.leaderOf(1) == nd.self {
+					time.Sleep(5 * time.Millisecond)
+				}
+				transfers++
+				break
+			}
+		}
+		// The balancer moves one leader per node every balanceInterval; this is far faster,
+		// but leaves each new leader a few ticks before the next move.
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	total := 0
+	for range nodes {
+		total += <-reads
+	}
+	select {
+	case f := <-failures:
+		t.Fatalf("after %d transfers and %d reads: %s", transfers, total, f)
+	default:
+	}
+	if transfers < 12 {
+		t.Fatalf("only %d leadership transfers happened before the deadline", transfers)
+	}
+	t.Logf("%d transfers, %d reads", transfers, total)
+}

@@ -322,8 +322,12 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 		seg.readNow = 0
 		if err := n.shardFor(id).ReadBarrier(ctx); err != nil {
 			var nl shard.NotLeaderError
-			if o.forwarded && errors.As(err, &nl) {
+			lost := errors.As(err, &nl)
+			if o.forwarded && lost {
 				return notLeaderReply(nl.LeaderID)
+			}
+			if barrier && n.bus != nil && !o.forwarded && len(ids) == 1 && (lost || errors.Is(err, shard.ErrTryAgain)) {
+				return n.rerouteRead(ctx, c, id, nl.LeaderID, o)
 			}
 			return submitErr(err)
 		}
@@ -347,6 +351,26 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 	v := c.Spec.Run(tx, c.Args)
 	n.countHits(tx)
 	return v
+}
+
+// rerouteRead sends a one-shard read whose barrier failed here (this replica lost leadership
+// while confirming it, as in a leadership transfer made by the balancer, or the round went
+// unanswered) to the shard's leader: a read changes nothing, so it is safe to repeat, and a
+// client should not see TRYAGAIN for a leader change the cluster made by itself. With
+// --cluster-redirect the client is told where the leader is now (MOVED), as Redis Cluster
+// does after a failover; otherwise the read is forwarded. A shard with no leader ends in
+// CLUSTERDOWN, as forwardOne decides.
+func (n *Node) rerouteRead(ctx context.Context, c resp.Call, id, hint uint64, o execOpts) reply.Value {
+	if n.redirect {
+		leader := hint
+		if leader == 0 {
+			leader = n.awaitLeader(ctx, id)
+		}
+		if leader != 0 && leader != n.self {
+			return n.moved(c, leader)
+		}
+	}
+	return n.forwardOne(ctx, c.Args, id, hint, o)
 }
 
 func (n *Node) countHits(tx *keyspace.Txn) {
