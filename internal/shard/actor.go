@@ -34,6 +34,12 @@ type actor struct {
 	nextSeq     uint64
 	build       entryBuilder
 	pending     pendingQueue
+	// Entries proposed before leadership was lost, whose fate is still open (see
+	// orphanPending): those with seq < orphanSeq (0: none) are failed once the applied index
+	// reaches orphanIdx or the tick orphanDeadline comes, if they have not applied by then.
+	orphanSeq      uint64
+	orphanIdx      uint64
+	orphanDeadline uint64
 
 	// Apply.
 	completions    []completion
@@ -203,6 +209,7 @@ func (a *actor) electingSelf() bool { return a.singleVoter && !a.isLeader }
 func (a *actor) tick() {
 	a.ticks++
 	a.rn.Tick()
+	a.settleOrphans()
 	a.sweepReads()
 	a.refreshProgress()
 	if now := time.Now(); now.Sub(a.lastExpiry) >= min(time.Second, a.cfg.SnapshotTTL) {
@@ -298,9 +305,10 @@ func (a *actor) handleReady() {
 	}
 	// After applying, so that a proposal that did commit in this Ready is answered as such.
 	if lostLeadership || termChanged {
-		a.failPending(ErrTryAgain)
+		a.orphanPending()
 		a.failConf(ErrTryAgain)
 	}
+	a.settleOrphans()
 	a.readsAfterLeaderChange(lostLeadership, termChanged, leaderChanged)
 	a.handleReadStates(rd.ReadStates)
 	a.rn.Advance(rd)

@@ -97,10 +97,14 @@
 // ErrNotLeader), a proposer's entries reach the log in seq order; so when entry seq S of this
 // incarnation is applied, every pending entry with a smaller seq can no longer commit ahead of
 // it and has been lost. Waiters fail with ErrDropped when raft refuses the proposal (it was
-// never proposed: the caller may submit it again), and with ErrTryAgain when the term changes
-// or leadership is lost (after the Ready's committed entries were applied, so a proposal that
-// did commit is reported as such); ErrTryAgain is ambiguous, the entry may still commit
-// later. Nothing is ever re-proposed.
+// never proposed: the caller may submit it again), and with ErrTryAgain when their fate
+// cannot be learnt. Losing leadership (or a term change) does not fail them at once: the
+// entries may be in the new leader's log and commit there, and the old leader, now a
+// follower, answers their waiters when it applies them. They fail with ErrTryAgain once the
+// applied index passes the last index the log had when leadership was lost (anything not
+// applied by then was cut off), or after two election timeouts without that (a replica cut
+// off from the others). ErrTryAgain is ambiguous: the entry may still commit later. Nothing
+// is ever re-proposed.
 //
 // done is called exactly once. It is called from the shard goroutine, with one exception: a
 // Submit that arrives after Stop (or races with it) is failed with ErrStopped on the goroutine

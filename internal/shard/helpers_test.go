@@ -241,6 +241,7 @@ type testNet struct {
 	mu       sync.Mutex
 	shards   map[uint64]*Shard
 	isolated map[uint64]bool
+	deaf     map[uint64]bool // receives nothing, but what it sends is delivered
 	// mangle, if set, may alter each chunk written on a snapshot stream.
 	mangle func(p []byte) []byte
 	// dropSnaps loses MsgSnaps without a word to the sender, as a transport that drops a
@@ -255,7 +256,7 @@ type testNet struct {
 }
 
 func newTestNet() *testNet {
-	return &testNet{shards: make(map[uint64]*Shard), isolated: make(map[uint64]bool)}
+	return &testNet{shards: make(map[uint64]*Shard), isolated: make(map[uint64]bool), deaf: make(map[uint64]bool)}
 }
 
 // wait waits for the snapshot transfers in flight (they end once either side stops).
@@ -344,6 +345,13 @@ func (n *testNet) isolate(id uint64, on bool) {
 	n.mu.Unlock()
 }
 
+// deafen cuts (on) or restores the messages sent to id, leaving those it sends alone.
+func (n *testNet) deafen(id uint64, on bool) {
+	n.mu.Lock()
+	n.deaf[id] = on
+	n.mu.Unlock()
+}
+
 type netEndpoint struct {
 	net  *testNet
 	from uint64
@@ -357,7 +365,7 @@ func (e netEndpoint) Send(_ uint64, msgs []*raftpb.Message) {
 		}
 		e.net.mu.Lock()
 		to := e.net.shards[m.GetTo()]
-		cut := e.net.isolated[e.from] || e.net.isolated[m.GetTo()]
+		cut := e.net.isolated[e.from] || e.net.isolated[m.GetTo()] || e.net.deaf[m.GetTo()]
 		e.net.mu.Unlock()
 		if to == nil || cut {
 			continue

@@ -3,7 +3,11 @@ package shard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,5 +270,158 @@ func TestJoinConfig(t *testing.T) {
 	cfg.Join = false
 	if _, err := Start(context.Background(), cfg); err == nil {
 		t.Fatal("restart of an empty joining replica without Join accepted")
+	}
+}
+
+// TestProposalsInFlightOutliveTransfers keeps proposals in flight on the leader while its
+// leadership is handed from voter to voter. A transfer hands over only once the transferee
+// has every entry, so each proposal that raft accepted commits, and its caller is told so
+// instead of "outcome unknown": only proposals refused outright (never proposed) may fail.
+func TestProposalsInFlightOutliveTransfers(t *testing.T) {
+	checkLeaks(t)
+	c := newTestCluster(t, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
+	c.leader()
+	const submitters = 8
+	var accepted, refused atomic.Int64
+	stop := make(chan struct{})
+	failed := make(chan error, submitters)
+	var wg sync.WaitGroup
+	for w := range submitters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				lead := c.currentLeader()
+				if lead == nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				ch := make(chan error, 1)
+				lead.Submit([]byte(fmt.Sprintf("w%d:%d", w, i)), func(_ any, err error) { ch <- err })
+				var err error
+				select {
+				case err = <-ch:
+				case <-time.After(10 * time.Second):
+					failed <- errors.New("a proposal was never answered")
+					return
+				}
+				var nl NotLeaderError
+				switch {
+				case err == nil:
+					accepted.Add(1)
+				case errors.Is(err, ErrDropped) || errors.As(err, &nl):
+					refused.Add(1) // never proposed: the caller may send it elsewhere
+				default:
+					failed <- fmt.Errorf("a proposal in flight during a transfer failed with %w", err)
+					return
+				}
+			}
+		}()
+	}
+	transfers := 0
+	for ; transfers < 12; transfers++ {
+		lead := c.currentLeader()
+		if lead == nil {
+			waitFor(t, "a leader", 10*time.Second, func() bool { return c.currentLeader() != nil })
+			lead = c.currentLeader()
+		}
+		from := lead.Status().NodeID
+		lead.TransferLeadership(from%3 + 1)
+		waitFor(t, "the transfer", 10*time.Second, func() bool {
+			l := c.currentLeader()
+			return l != nil && l.Status().NodeID != from
+		})
+		time.Sleep(30 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-failed:
+		t.Fatalf("after %d commits: %v", accepted.Load(), err)
+	default:
+	}
+	if accepted.Load() == 0 {
+		t.Fatal("no proposal committed")
+	}
+	t.Logf("%d transfers, %d committed, %d refused before proposing", transfers, accepted.Load(), refused.Load())
+}
+
+// TestDeposedLeaderLearnsItsProposalsCommitted proposes on a leader that hears nothing back:
+// its followers store the entries, but it never learns they did, steps down (CheckQuorum),
+// and the followers elect a leader that commits them. Once the old leader hears again, it
+// answers its callers with the result, not "outcome unknown".
+func TestDeposedLeaderLearnsItsProposalsCommitted(t *testing.T) {
+	checkLeaks(t)
+	c := newTestCluster(t, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
+	lead := c.leader()
+	c.submitAll(lead, "before", 3)
+	old := c.nodes[lead].s
+	c.net.deafen(lead, true)
+	const n = 5
+	results := make(chan error, n)
+	for i := range n {
+		old.Submit([]byte(fmt.Sprintf("deaf%d", i)), func(_ any, err error) { results <- err })
+	}
+	var next uint64
+	waitFor(t, "a new leader", 10*time.Second, func() bool {
+		for id, nd := range c.nodes {
+			if id != lead && nd.s.Status().IsLeader {
+				next = id
+				return true
+			}
+		}
+		return false
+	})
+	c.net.deafen(lead, false)
+	for i := range n {
+		select {
+		case err := <-results:
+			if err != nil {
+				t.Fatalf("proposal %d of the deposed leader (new leader %d) = %v, want committed", i, next, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("proposal %d of the deposed leader was never answered", i)
+		}
+	}
+	c.converged(3 + n)
+}
+
+// TestDeposedLeaderFailsProposalsItLost proposes on a leader cut off from everyone: the
+// others elect a leader and write other entries, and the old leader's proposals, which no
+// one else stored, fail as "outcome unknown" (never as committed) once it hears again.
+func TestDeposedLeaderFailsProposalsItLost(t *testing.T) {
+	checkLeaks(t)
+	c := newTestCluster(t, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
+	lead := c.leader()
+	c.submitAll(lead, "before", 3)
+	old := c.nodes[lead].s
+	c.net.isolate(lead, true)
+	const n = 5
+	results := make(chan error, n)
+	for i := range n {
+		old.Submit([]byte(fmt.Sprintf("lost%d", i)), func(_ any, err error) { results <- err })
+	}
+	next := c.leader(lead)
+	c.submitAll(next, "after", 4)
+	c.net.isolate(lead, false)
+	for i := range n {
+		select {
+		case err := <-results:
+			if !errors.Is(err, ErrTryAgain) {
+				t.Fatalf("lost proposal %d of the deposed leader = %v, want ErrTryAgain", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("lost proposal %d of the deposed leader was never answered", i)
+		}
+	}
+	for _, r := range c.converged(3 + 4) {
+		if strings.HasPrefix(r.payload, "lost") {
+			t.Fatalf("a lost proposal was applied: %v", r)
+		}
 	}
 }

@@ -123,6 +123,49 @@ func (a *actor) failPending(err error) {
 	}
 }
 
+// orphanElections is how many election timeouts orphaned entries wait to learn their fate:
+// long enough for the other replicas to notice the old leader is gone and elect a new one,
+// which is also how long a request waits for a leader before the node answers CLUSTERDOWN.
+const orphanElections = 2
+
+// orphanPending is called when leadership is lost or the term changes, after the Ready's
+// committed entries were applied. The entries still pending may yet commit: a leadership
+// transfer hands over only once the transferee has every entry, and any new leader may hold
+// some of them. Failing them at once would tell their callers "outcome unknown" for writes
+// that are about to succeed, as every transfer made by the node's balancer would. So they
+// stay pending and are answered by apply, through takePending, if they commit. Every one of
+// them has an index at or below the last index now in the log (entries past it were cut off
+// by the new leader), so once the applied index reaches that, those not applied are lost;
+// orphanElections election timeouts bound the wait on a replica that hears from no leader
+// (a minority).
+// Failing one early is always safe: ErrTryAgain is ambiguous, and an entry that commits
+// later is still applied, only without a waiter.
+func (a *actor) orphanPending() {
+	if a.pending.len() == 0 {
+		return
+	}
+	a.orphanSeq = a.nextSeq
+	a.orphanIdx = max(a.orphanIdx, a.st.lastIdx)
+	a.orphanDeadline = a.ticks + uint64(orphanElections*a.cfg.ElectionTicks)
+}
+
+// settleOrphans fails the orphaned entries whose fate apply can no longer decide (see
+// orphanPending), and forgets the orphans once none is pending.
+func (a *actor) settleOrphans() {
+	if a.orphanSeq == 0 {
+		return
+	}
+	if a.st.applied >= a.orphanIdx || a.ticks >= a.orphanDeadline {
+		for a.pending.len() > 0 && a.pending.front().seq < a.orphanSeq {
+			e := a.pending.pop()
+			a.failDones(e.dones, ErrTryAgain)
+		}
+	}
+	if a.pending.len() == 0 || a.pending.front().seq >= a.orphanSeq {
+		a.orphanSeq, a.orphanIdx, a.orphanDeadline = 0, 0, 0
+	}
+}
+
 // takePending returns the waiters of this incarnation's entry seq, failing the entries
 // proposed before it that were lost (see the package doc), or nil if seq has no waiters any
 // more.

@@ -177,9 +177,10 @@ type PeerProgress struct {
 var (
 	// ErrStopped is returned once the shard is stopped.
 	ErrStopped = errors.New("shard: stopped")
-	// ErrTryAgain means the payload's fate is unknown: it was dropped, or leadership or the
-	// term changed before it was applied. It may still commit later; callers must treat the
-	// outcome as ambiguous.
+
+	// ErrTryAgain means the payload's fate is unknown: it was dropped, or leadership changed
+	// and this replica could not learn whether the entry committed. It may still commit later;
+	// callers must treat the outcome as ambiguous.
 	ErrTryAgain = errors.New("shard: proposal outcome unknown, try again")
 	// ErrDropped means raft refused the proposal on this leader (a leadership transfer is
 	// under way, or too much of the log is uncommitted): it was never proposed, so it is
