@@ -362,12 +362,11 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 // CLUSTERDOWN, as forwardOne decides.
 func (n *Node) rerouteRead(ctx context.Context, c resp.Call, id, hint uint64, o execOpts) reply.Value {
 	if n.redirect {
-		leader := hint
-		if leader == 0 {
-			leader = n.awaitLeader(ctx, id)
+		if hint == 0 {
+			hint = n.awaitLeader(ctx, id)
 		}
-		if leader != 0 && leader != n.self {
-			return n.moved(c, leader)
+		if hint != 0 && hint != n.self {
+			return n.moved(c, hint)
 		}
 	}
 	return n.forwardOne(ctx, c.Args, id, hint, o)

@@ -277,6 +277,8 @@ func TestJoinConfig(t *testing.T) {
 // leadership is handed from voter to voter. A transfer hands over only once the transferee
 // has every entry, so each proposal that raft accepted commits, and its caller is told so
 // instead of "outcome unknown": only proposals refused outright (never proposed) may fail.
+// (By then the old leader has committed and answered them itself, so this guards the
+// transfer path rather than orphanPending, which TestDeposedLeader* exercise.)
 func TestProposalsInFlightOutliveTransfers(t *testing.T) {
 	checkLeaks(t)
 	c := newTestCluster(t, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
@@ -360,32 +362,14 @@ func TestDeposedLeaderLearnsItsProposalsCommitted(t *testing.T) {
 	c := newTestCluster(t, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
 	lead := c.leader()
 	c.submitAll(lead, "before", 3)
-	old := c.nodes[lead].s
 	c.net.deafen(lead, true)
 	const n = 5
-	results := make(chan error, n)
-	for i := range n {
-		old.Submit([]byte(fmt.Sprintf("deaf%d", i)), func(_ any, err error) { results <- err })
-	}
-	var next uint64
-	waitFor(t, "a new leader", 10*time.Second, func() bool {
-		for id, nd := range c.nodes {
-			if id != lead && nd.s.Status().IsLeader {
-				next = id
-				return true
-			}
-		}
-		return false
-	})
+	results := submitEach(c.nodes[lead].s, "deaf", n)
+	next := c.leader(lead) // the deaf node, which hears of no leader, is left out
 	c.net.deafen(lead, false)
-	for i := range n {
-		select {
-		case err := <-results:
-			if err != nil {
-				t.Fatalf("proposal %d of the deposed leader (new leader %d) = %v, want committed", i, next, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("proposal %d of the deposed leader was never answered", i)
+	for i, err := range answers(t, results, n) {
+		if err != nil {
+			t.Fatalf("proposal %d of the deposed leader (new leader %d) = %v, want committed", i, next, err)
 		}
 	}
 	c.converged(3 + n)
@@ -399,24 +383,15 @@ func TestDeposedLeaderFailsProposalsItLost(t *testing.T) {
 	c := newTestCluster(t, vfs.NewMem(), vfs.NewMem(), vfs.NewMem())
 	lead := c.leader()
 	c.submitAll(lead, "before", 3)
-	old := c.nodes[lead].s
 	c.net.isolate(lead, true)
 	const n = 5
-	results := make(chan error, n)
-	for i := range n {
-		old.Submit([]byte(fmt.Sprintf("lost%d", i)), func(_ any, err error) { results <- err })
-	}
+	results := submitEach(c.nodes[lead].s, "lost", n)
 	next := c.leader(lead)
 	c.submitAll(next, "after", 4)
 	c.net.isolate(lead, false)
-	for i := range n {
-		select {
-		case err := <-results:
-			if !errors.Is(err, ErrTryAgain) {
-				t.Fatalf("lost proposal %d of the deposed leader = %v, want ErrTryAgain", i, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("lost proposal %d of the deposed leader was never answered", i)
+	for i, err := range answers(t, results, n) {
+		if !errors.Is(err, ErrTryAgain) {
+			t.Fatalf("lost proposal %d of the deposed leader = %v, want ErrTryAgain", i, err)
 		}
 	}
 	for _, r := range c.converged(3 + 4) {
@@ -424,4 +399,28 @@ func TestDeposedLeaderFailsProposalsItLost(t *testing.T) {
 			t.Fatalf("a lost proposal was applied: %v", r)
 		}
 	}
+}
+
+// submitEach submits payloads prefix0 … prefix<n-1> to s without waiting and returns the
+// channel their answers arrive on.
+func submitEach(s *Shard, prefix string, n int) <-chan error {
+	results := make(chan error, n)
+	for i := range n {
+		s.Submit([]byte(fmt.Sprintf("%s%d", prefix, i)), func(_ any, err error) { results <- err })
+	}
+	return results
+}
+
+// answers waits for n answers on results, failing the test if one takes over 10 s.
+func answers(t *testing.T, results <-chan error, n int) []error {
+	t.Helper()
+	out := make([]error, n)
+	for i := range out {
+		select {
+		case out[i] = <-results:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("proposal answer %d of %d never came", i+1, n)
+		}
+	}
+	return out
 }
