@@ -8,7 +8,7 @@ package command
 // command. Metadata (arity, flags, ACL categories, group, since, summary, complexity) is
 // copied from Redis 7.0's COMMAND INFO and COMMAND DOCS; CLIENT SETINFO is Redis 7.2's.
 //
-// MULTI/EXEC/DISCARD/WATCH and the pub/sub commands are not registered yet, so they answer
+// The pub/sub commands are not registered yet, so they answer
 // "unknown command" until internal/resp implements them. CLIENT subcommands ferricd does not
 // implement (TRACKING, CACHING, GETREDIR, TRACKINGINFO, PAUSE, UNPAUSE) are left out
 // on purpose: they then get Redis' "unknown subcommand" error, which client libraries handle.

@@ -267,6 +267,7 @@ var families = []func(*Table){
 	registerKeys,
 	registerServer,
 	registerConnection,
+	registerTransactions,
 	registerCluster,
 	registerLists,
 	registerZsets,

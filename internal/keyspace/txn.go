@@ -259,6 +259,17 @@ func (t *Txn) Lookup(key []byte) (Meta, bool, error) {
 	return m, true, nil
 }
 
+// LastWrite returns the raft index of the entry that last wrote key, 0 when the key is
+// absent or expired: WATCH's version of the key. It counts no hit or miss and, unlike
+// Lookup, deletes nothing: EXEC compares versions before its commands run.
+func (t *Txn) LastWrite(key []byte) (uint64, error) {
+	m, ok, err := t.rawMeta(key)
+	if err != nil || !ok || m.ExpireAt != 0 && m.ExpireAt <= t.now {
+		return 0, err
+	}
+	return m.LastWrite, nil
+}
+
 // LookupType is Lookup that fails with ErrWrongType when key exists with another type.
 func (t *Txn) LookupType(key []byte, typ Type) (Meta, bool, error) {
 	m, ok, err := t.Lookup(key)

@@ -142,6 +142,12 @@ func (n *Node) serveForwarded(ctx context.Context, req []byte) []byte {
 		case rangeOp:
 			out[i] = n.rangeLocal(ctx, args)
 			continue
+		case txOp:
+			out[i] = n.txLocal(ctx, args)
+			continue
+		case watchOp:
+			out[i] = n.watchLocal(ctx, args)
+			continue
 		}
 		spec := n.table.Lookup(args)
 		if spec == nil || !spec.CheckArity(len(args)) || (spec.Kind != command.KindKeyRead && spec.Kind != command.KindKeyWrite) {

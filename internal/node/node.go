@@ -310,6 +310,10 @@ func (n *Node) apply(b *pebble.Batch, index uint64, payload []byte, mode keyspac
 		n.log.Error("undecodable payload", "index", index, "err", err)
 		return reply.ErrInternal
 	}
+	if kind == kindMulti && mode == keyspace.ReplyStreamed {
+		// An EXEC reply is one array, forwarded whole between nodes: no streamed elements.
+		mode = keyspace.ReplyWhole
+	}
 	tx := keyspace.NewWriteTxn(b, nowMs, index, n.counts).WithCache(n.cache, false).WithReplies(mode, n.db).
 		WithEntrySeq(n.versions.forEntry(b, index))
 	var v reply.Value
@@ -324,6 +328,8 @@ func (n *Node) apply(b *pebble.Batch, index uint64, payload []byte, mode keyspac
 		if v.Kind != reply.KindBlocked && v.Kind != reply.KindError {
 			n.blocked.wakeKeys(spec.KeyArgs(args))
 		}
+	case kindMulti:
+		v = n.applyTx(tx, index, args)
 	case kindExpire:
 		for _, key := range args {
 			if _, err := tx.ExpireIfDue(key); err != nil {

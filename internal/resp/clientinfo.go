@@ -24,6 +24,7 @@ type ClientInfo struct {
 	Proto       int  // 2 or 3
 	ReadOnly    bool // READONLY: follower reads that may be stale are fine
 	NoEvict     bool
+	Multi       int // commands queued in MULTI; -1 outside MULTI
 	Closing     bool // the connection is being closed
 	// QueryBuffer is the bytes of an incomplete command received so far; OutputBuffer the
 	// reply bytes waiting for a client that does not read fast enough.
@@ -53,6 +54,7 @@ func (c *conn) info() ClientInfo {
 		Proto:        st.proto,
 		ReadOnly:     st.readOnly,
 		NoEvict:      st.noEvict,
+		Multi:        st.multi,
 		Closing:      c.killed.Load(),
 		QueryBuffer:  c.in.qbuf.Load(),
 		OutputBuffer: int64(c.out.buffered()),
@@ -101,7 +103,7 @@ func appendClientLine(b []byte, ci ClientInfo, now time.Time) []byte {
 	num("sub", 0)
 	num("psub", 0)
 	num("ssub", 0)
-	num("multi", -1)
+	num("multi", int64(ci.Multi))
 	num("qbuf", ci.QueryBuffer)
 	num("qbuf-free", qfree)
 	num("argv-mem", ci.ArgvMem)
@@ -134,6 +136,9 @@ func appendClientLine(b []byte, ci ClientInfo, now time.Time) []byte {
 // clientFlags renders the flags= field with Redis' letters for the states ferricd has.
 func clientFlags(ci ClientInfo) string {
 	var f []byte
+	if ci.Multi >= 0 {
+		f = append(f, 'x')
+	}
 	if ci.Closing {
 		f = append(f, 'c')
 	}

@@ -69,6 +69,8 @@ type conn struct {
 	skipNext bool // CLIENT REPLY SKIP: suppress the next command's reply
 	noReply  bool // the running command's own reply is not sent (CLIENT REPLY OFF/SKIP)
 	closing  bool // close once this batch's replies are out (QUIT, CLIENT KILL of itself)
+	tx       *txState  // the transaction being queued (MULTI), nil outside one
+	watched  []Watched // WATCH's keys, until EXEC, DISCARD, UNWATCH or RESET
 
 	// mu guards st. The owner writes st under mu and reads it without; others read it
 	// under mu.
@@ -85,6 +87,7 @@ type connState struct {
 	libVer     string
 	readOnly   bool // READONLY: this client accepts possibly stale follower reads
 	noEvict    bool
+	multi      int // CLIENT LIST's multi=: queued commands, -1 outside MULTI
 	lastCmd    string
 	lastActive time.Time
 }
@@ -110,7 +113,7 @@ func newConn(s *Server, nc net.Conn, id uint64, parent context.Context) *conn {
 		authed:  s.cfg.RequirePass() == "",
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(parent, sessionKey{}, c))
-	c.st = connState{proto: 2, lastActive: now}
+	c.st = connState{proto: 2, multi: -1, lastActive: now}
 	c.in = newInbound(nc, c.limits, s.obs.NetInput)
 	// redcon wraps its source in a bufio.Reader unless it already is one; handing it ours
 	// lets the connection see how much is buffered (see resetReader).
@@ -281,6 +284,14 @@ func (c *conn) batch(cmds []redcon.Command) (big bool) {
 		c.skipNext = false
 		spec, rejected := c.check(args)
 		last, lastSet = spec, true
+		if c.tx != nil && !runsInMulti(spec) {
+			c.slots = append(c.slots, slot{v: c.queue(spec, args, rejected), call: -1, suppress: c.replyOff || skip})
+			continue
+		}
+		if c.tx != nil && rejected.Kind == reply.KindError {
+			c.slots = append(c.slots, slot{v: c.rejectInMulti(spec, rejected), call: -1, suppress: c.replyOff || skip})
+			continue
+		}
 		if rejected.Kind == reply.KindError {
 			c.slots = append(c.slots, slot{v: rejected, call: -1, suppress: c.replyOff || skip})
 			continue
@@ -489,6 +500,17 @@ func (c *conn) runConn(spec *command.Spec, args [][]byte) reply.Value {
 		return c.clientReply(args)
 	case "client|help":
 		return clientHelp()
+	case "multi":
+		return c.multi()
+	case "exec":
+		return c.exec()
+	case "discard":
+		return c.discard()
+	case "watch":
+		return c.watch(args)
+	case "unwatch":
+		c.watched = nil
+		return reply.OK
 	}
 	// A connection command registered in the table without an implementation here.
 	return reply.Err(fmt.Sprintf("ERR command '%s' is not supported by this server", spec.Name))

@@ -148,6 +148,7 @@ func (c *conn) selectDB(args [][]byte) reply.Value {
 // for CLIENT SETINFO's library name and version, which Redis keeps.
 func (c *conn) reset() reply.Value {
 	c.replyOff, c.skipNext = false, false
+	c.discardTx()
 	c.authed = c.srv.cfg.RequirePass() == ""
 	c.mu.Lock()
 	c.st.proto = 2

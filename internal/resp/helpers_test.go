@@ -34,6 +34,7 @@ const testTimeout = 10 * time.Second
 type fakeBackend struct {
 	mu       sync.Mutex
 	data     map[string][]byte
+	ver      map[string]uint64 // per key, bumped by every write (WATCH)
 	segments []int
 	execs    atomic.Int64
 	sleeping chan struct{} // receives when an fsleep starts
@@ -64,7 +65,7 @@ func (s *fakeStream) Next() (reply.Value, bool, error) {
 func (s *fakeStream) Close() { s.closed.Add(1) }
 
 func newFakeBackend() *fakeBackend {
-	return &fakeBackend{data: map[string][]byte{}, sleeping: make(chan struct{}, 16)}
+	return &fakeBackend{data: map[string][]byte{}, ver: map[string]uint64{}, sleeping: make(chan struct{}, 16)}
 }
 
 func (b *fakeBackend) Exec(ctx context.Context, calls []Call, out []reply.Value) {
@@ -98,12 +99,14 @@ func (b *fakeBackend) run(ctx context.Context, c Call) reply.Value {
 		return reply.Bulk(v)
 	case "set":
 		b.data[string(c.Args[1])] = c.Args[2]
+		b.ver[string(c.Args[1])]++
 		return reply.OK
 	case "del":
 		n := 0
 		for _, k := range c.Args[1:] {
 			if _, ok := b.data[string(k)]; ok {
 				delete(b.data, string(k))
+				b.ver[string(k)]++
 				n++
 			}
 		}
@@ -118,6 +121,7 @@ func (b *fakeBackend) run(ctx context.Context, c Call) reply.Value {
 		}
 		n++
 		b.data[string(c.Args[1])] = strconv.AppendInt(nil, n, 10)
+		b.ver[string(c.Args[1])]++
 		return reply.Int(n)
 	case "fkinds":
 		return kindSample(string(c.Args[1]))

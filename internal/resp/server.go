@@ -26,8 +26,10 @@ type Call struct {
 // order as sent) and fills out[i] with the reply of calls[i] (len(out)==len(calls)). It
 // may run them concurrently but must make later calls observe earlier writes of the same
 // segment. Exec returns when every out[i] is set; ctx ends when the connection is closed.
+// Transactions (MULTI/EXEC/WATCH) go through the Transactor methods.
 type Backend interface {
 	Exec(ctx context.Context, calls []Call, out []reply.Value)
+	Transactor
 }
 
 // Unblocker is implemented by a Backend that parks clients in blocking commands: CLIENT
