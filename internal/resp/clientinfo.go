@@ -24,7 +24,7 @@ type ClientInfo struct {
 	Proto       int  // 2 or 3
 	ReadOnly    bool // READONLY: follower reads that may be stale are fine
 	NoEvict     bool
-	Multi       int // commands queued in MULTI; -1 outside MULTI
+	Multi       int  // commands queued in MULTI; -1 outside MULTI
 	Closing     bool // the connection is being closed
 	// QueryBuffer is the bytes of an incomplete command received so far; OutputBuffer the
 	// reply bytes waiting for a client that does not read fast enough.

@@ -64,11 +64,11 @@ type conn struct {
 	curArgs [][]byte // the command being run (CLIENT INFO's argv-mem)
 
 	// Owner-only state.
-	authed   bool // Redis' c->authenticated
-	replyOff bool // CLIENT REPLY OFF
-	skipNext bool // CLIENT REPLY SKIP: suppress the next command's reply
-	noReply  bool // the running command's own reply is not sent (CLIENT REPLY OFF/SKIP)
-	closing  bool // close once this batch's replies are out (QUIT, CLIENT KILL of itself)
+	authed   bool      // Redis' c->authenticated
+	replyOff bool      // CLIENT REPLY OFF
+	skipNext bool      // CLIENT REPLY SKIP: suppress the next command's reply
+	noReply  bool      // the running command's own reply is not sent (CLIENT REPLY OFF/SKIP)
+	closing  bool      // close once this batch's replies are out (QUIT, CLIENT KILL of itself)
 	tx       *txState  // the transaction being queued (MULTI), nil outside one
 	watched  []Watched // WATCH's keys, until EXEC, DISCARD, UNWATCH or RESET
 
