@@ -53,10 +53,7 @@ const (
 
 // CheckQueued implements resp.Transactor.
 func (n *Node) CheckQueued(_ context.Context, queued []resp.Call, c resp.Call) reply.Value {
-	if c.Spec.Kind == command.KindServer {
-		return reply.Value{}
-	}
-	keys := c.Spec.KeyArgs(c.Args)
+	keys := txKeys(c)
 	if len(keys) == 0 {
 		return reply.Value{}
 	}
@@ -84,14 +81,26 @@ func (n *Node) txShard(watched []resp.Watched, calls []resp.Call) (uint64, bool)
 		return n.shardsOf(buf[:0], [][]byte{watched[0].Key})[0], true
 	}
 	for _, c := range calls {
-		if c.Spec.Kind == command.KindServer {
-			continue
-		}
-		if keys := c.Spec.KeyArgs(c.Args); len(keys) > 0 {
+		if keys := txKeys(c); len(keys) > 0 {
 			return n.shardsOf(buf[:0], keys[:1])[0], true
 		}
 	}
 	return 0, false
+}
+
+// txKeys returns the keys that route c within a transaction: none for a server command,
+// nor for a malformed command (a bad numkeys, say), whose keys are meaningless and which
+// answers its error when it runs, as in Redis Cluster.
+func txKeys(c resp.Call) [][]byte {
+	if c.Spec.Kind == command.KindServer {
+		return nil
+	}
+	if c.Spec.Validate != nil {
+		if _, ok := c.Spec.Validate(c.Args); !ok {
+			return nil
+		}
+	}
+	return c.Spec.KeyArgs(c.Args)
 }
 
 // txRoute returns the one shard that holds every key of the transaction (shard 1 when it
@@ -108,10 +117,11 @@ func (n *Node) txRoute(watched []resp.Watched, calls []resp.Call) (id uint64, ok
 		}
 	}
 	for _, c := range calls {
-		if c.Spec.Kind == command.KindServer {
+		keys := txKeys(c)
+		if len(keys) == 0 {
 			continue
 		}
-		for _, s := range n.shardsOf(buf[:0], c.Spec.KeyArgs(c.Args)) {
+		for _, s := range n.shardsOf(buf[:0], keys) {
 			if s != id {
 				return 0, false
 			}
