@@ -83,6 +83,28 @@ func TestClusterClientFollowsRedirects(t *testing.T) {
 	if moved == 0 {
 		t.Fatal("node 1 leads every shard: the redirect path was not exercised")
 	}
+	// Inside MULTI, a key served elsewhere is refused with MOVED when it is queued, and EXEC
+	// then aborts, as Redis Cluster answers.
+	queuedMoved := false
+	conn := plain.Conn()
+	for k := 0; k < 64 && !queuedMoved; k++ {
+		if err := conn.Do(ctx, "MULTI").Err(); err != nil {
+			t.Fatalf("MULTI: %v", err)
+		}
+		err := conn.Do(ctx, "SET", "plain:"+strconv.Itoa(k), "tx").Err()
+		queuedMoved = err != nil && strings.HasPrefix(err.Error(), "MOVED ")
+		if err != nil && !queuedMoved {
+			t.Fatalf("SET queued in MULTI = %v, want QUEUED or MOVED", err)
+		}
+		execErr := conn.Do(ctx, "EXEC").Err()
+		if queuedMoved && (execErr == nil || !strings.HasPrefix(execErr.Error(), "EXECABORT")) {
+			t.Fatalf("EXEC after a MOVED command = %v, want EXECABORT", execErr)
+		}
+	}
+	conn.Close()
+	if !queuedMoved {
+		t.Fatal("no queued command was answered MOVED")
+	}
 
 	addrs := make([]string, len(nodes))
 	for i, p := range nodes {
@@ -118,6 +140,7 @@ func TestClusterClientFollowsRedirects(t *testing.T) {
 		if vals, err := cc.MGet(ctx, "{user1}:a", "{user1}:b").Result(); err != nil || vals[0] != "1" || vals[1] != "2" {
 			t.Fatalf("MGET with a hash tag = %v, %v", vals, err)
 		}
+		clusterTransactions(ctx, t, cc, fmt.Sprint(readOnly))
 		cc.Close()
 	}
 
@@ -134,6 +157,59 @@ func TestClusterClientFollowsRedirects(t *testing.T) {
 		out, err = nodes[2].RunCLI(ctx, "-c", "get", key)
 		if err != nil || strings.TrimSpace(out) != "x"+strconv.Itoa(k) {
 			t.Fatalf("redis-cli -c get %s = %q, %v", key, out, err)
+		}
+	}
+}
+
+// clusterTransactions runs MULTI/EXEC blocks and WATCH check-and-set loops through a
+// ClusterClient on hash tags spread over the shards: go-redis sends a transaction to the
+// node it believes serves the slot and, when the node answers MOVED at queue time, sends it
+// again to the one named.
+func clusterTransactions(ctx context.Context, t *testing.T, cc *redis.ClusterClient, run string) {
+	t.Helper()
+	for k := range 12 {
+		tag := fmt.Sprintf("{tx:%s:%d}", run, k)
+		var get *redis.StringCmd
+		_, err := cc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Incr(ctx, tag+"n")
+			p.RPush(ctx, tag+"l", "x")
+			get = p.Get(ctx, tag+"n")
+			return nil
+		})
+		if err != nil || get.Val() != "1" {
+			t.Fatalf("ClusterClient transaction on %s: GET = %q, %v", tag, get.Val(), err)
+		}
+		// Check-and-set: a leader change between WATCH and EXEC may answer MOVED or
+		// TRYAGAIN (redis.Tx does not follow redirects); that is retried, a lost update is not.
+		for try := 0; ; try++ {
+			err = cc.Watch(ctx, func(tx *redis.Tx) error {
+				n, err := tx.Get(ctx, tag+"n").Int()
+				if err != nil {
+					return err
+				}
+				_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Set(ctx, tag+"n", n+1, 0)
+					return nil
+				})
+				return err
+			}, tag+"n")
+			if err == nil || try == 5 || !strings.HasPrefix(err.Error(), "MOVED") && !strings.HasPrefix(err.Error(), "TRYAGAIN") {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("ClusterClient WATCH/MULTI/EXEC on %s: %v", tag, err)
+		}
+		// A ReadOnly client reads replicas, which may lag a moment behind.
+		var v string
+		for try := 0; try < 50; try++ {
+			if v, err = cc.Get(ctx, tag+"n").Result(); err == nil && v == "2" {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil || v != "2" {
+			t.Fatalf("after check-and-set on %s: GET = %q, %v; want 2", tag, v, err)
 		}
 	}
 }
