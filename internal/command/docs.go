@@ -57,6 +57,9 @@ var compatNotes = map[string]compatNote{
 	"cluster|countkeysinslot": {"", "every key of the slot, whichever node holds it"},
 	"cluster|getkeysinslot":   {"", "every key of the slot, whichever node holds it, in key order"},
 	"cluster|help":            {"", "lists the subcommands ferricd implements"},
+	"multi":                   {"partial", "the transaction's keys must share one shard (else `CROSSSLOT`, as Redis Cluster); server commands inside split it"},
+	"exec":                    {"", "one raft entry: atomic, isolated and durable; blocking commands answer as timed out"},
+	"watch":                   {"partial", "keys on the transaction's shard; a key absent at WATCH, created and deleted again before EXEC, is not seen as changed"},
 }
 
 // compatNoteOf is name's deviation: compatNotes, or the reason a refused CLUSTER subcommand

@@ -30,7 +30,7 @@ package node
 //     waiter's retry. The waiter then waits on at the head of its queue.
 //   - When a woken waiter's retry finds a key of another type (WRONGTYPE), it waits on, as
 //     Redis 7.0 keeps a client blocked on a key that turned into another type.
-//   - MULTI is not implemented yet, so "non-blocking inside MULTI" does not arise.
+//   - Inside MULTI a blocking command never blocks (tx.go answers it as timed out).
 //   - A node that holds no replica of the shard (large clusters) sees no applies for the
 //     key; its waiters retry every blockPollInterval instead.
 
