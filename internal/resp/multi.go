@@ -57,6 +57,7 @@ var (
 	errWatchInMulti  = reply.Err("ERR WATCH inside MULTI is not allowed")
 	errNotInMulti    = reply.Err("ERR Command not allowed inside a transaction")
 	errExecAbort     = reply.Err("EXECABORT Transaction discarded because of previous errors.")
+	errQueueTooBig   = reply.Err("ERR the commands queued in MULTI exceed client-query-buffer-limit; the transaction will be discarded")
 )
 
 // txState is the connection's transaction in progress (nil outside MULTI).
@@ -64,7 +65,8 @@ type txState struct {
 	queued []Call
 	// data holds the queued calls that are not connection commands, for CheckQueued.
 	data  []Call
-	dirty bool // a command was refused while queueing: EXEC aborts
+	bytes int64 // the queued arguments' size
+	dirty bool  // a command was refused while queueing: EXEC aborts
 }
 
 // runsInMulti reports whether spec runs at once inside MULTI instead of being queued.
@@ -91,6 +93,17 @@ func (c *conn) queue(spec *command.Spec, args [][]byte, rejected reply.Value) re
 		tx.dirty = true
 		return errNotInMulti
 	}
+	size := int64(0)
+	for _, a := range args {
+		size += int64(len(a))
+	}
+	if tx.bytes+size > c.limits().maxQuery {
+		// Redis has no such bound, but an unbounded queue is how one client exhausts the
+		// server's memory. The queue is dropped at once; EXEC will abort.
+		tx.queued, tx.data, tx.dirty = nil, nil, true
+		return errQueueTooBig
+	}
+	tx.bytes += size
 	call := Call{Spec: spec, Args: cloneArgs(args)}
 	if spec.Kind != command.KindConn {
 		if v := c.srv.cfg.Backend.CheckQueued(c.ctx, tx.data, call); v.Kind == reply.KindError {

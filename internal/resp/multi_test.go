@@ -200,3 +200,14 @@ func TestClientListShowsTransactions(t *testing.T) {
 		t.Fatalf("CLIENT LIST still shows a discarded transaction: %q", list)
 	}
 }
+
+func TestTransactionQueueIsBounded(t *testing.T) {
+	s := startServer(t, func(cfg *Config) { cfg.ClientQueryBufferLimit = func() int64 { return 1000 } })
+	c := dialRaw(t, s.addr)
+	v := strings.Repeat("v", 400)
+	runSteps(t, c, []step{
+		{"MULTI", ok}, {"SET a " + v, queued}, {"SET b " + v, queued},
+		{"SET c " + v, "-ERR the commands queued in MULTI exceed client-query-buffer-limit; the transaction will be discarded\r\n"},
+		{"EXEC", execAbrt}, {"GET a", "$-1\r\n"},
+	})
+}
