@@ -63,7 +63,10 @@ type segment struct {
 	sent    map[uint64]chan struct{} // closed when the last batch sent to a node is answered
 	// passed holds the shards whose read barrier passed during this segment: one barrier
 	// serves every later read of the segment, since all of them were sent before it began.
-	passed map[uint64]bool
+	// A slice over passedBuf: a segment names a shard or two, and a map cost every GET an
+	// allocation and a hash insert.
+	passed    []uint64
+	passedBuf [4]uint64
 	// readTx is the Txn every local read of the segment runs on in turn (see read).
 	readTx keyspace.Txn
 	// readNow is the clock the segment's reads see (Unix ms; 0: read it again): one clock
@@ -71,6 +74,15 @@ type segment struct {
 	// read barrier, a blocking command) resets it, so no read sees a clock older than what
 	// it waited for.
 	readNow int64
+}
+
+func (seg *segment) barrierPassed(id uint64) bool {
+	for _, x := range seg.passed {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (seg *segment) now(n *Node) int64 {
@@ -316,7 +328,7 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 			n.wait(ctx, p)
 			seg.readNow = 0
 		}
-		if !barrier || seg.passed[id] {
+		if !barrier || seg.barrierPassed(id) {
 			continue
 		}
 		seg.readNow = 0
@@ -332,9 +344,9 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 			return submitErr(err)
 		}
 		if seg.passed == nil {
-			seg.passed = make(map[uint64]bool, 2)
+			seg.passed = seg.passedBuf[:0]
 		}
-		seg.passed[id] = true
+		seg.passed = append(seg.passed, id)
 	}
 	// One key: a point read of the live DB (and the cache) is atomic. Several keys are read
 	// from one snapshot, which the cache cannot serve.

@@ -22,6 +22,7 @@ package store
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -96,6 +97,16 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	}
 }
 
+// Fatalf is Pebble's report of a storage failure it cannot continue from (a data file that
+// vanished, a corrupt manifest). Like Pebble's own default logger it ends the process:
+// Pebble calls it holding its locks, and a panic unwinding through them ends in a second,
+// misleading fatal error ("unlock of unlocked mutex") instead of this message. Everything
+// acknowledged is already durable, and a restart recovers from the WAL or refuses clearly.
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+	msg := fmt.Sprintf("pebble: "+format, args...)
+	if p.l != nil {
+		p.l.Error("storage failure; stopping", "err", msg)
+	}
+	fmt.Fprintln(os.Stderr, "fatal:", msg)
+	os.Exit(3)
 }
