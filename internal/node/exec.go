@@ -63,10 +63,12 @@ type segment struct {
 	sent    map[uint64]chan struct{} // closed when the last batch sent to a node is answered
 	// passed holds the shards whose read barrier passed during this segment: one barrier
 	// serves every later read of the segment, since all of them were sent before it began.
-	// A slice over passedBuf: a segment names a shard or two, and a map cost every GET an
-	// allocation and a hash insert.
-	passed    []uint64
-	passedBuf [4]uint64
+	// The first few in an array: a segment names a shard or two, and a map cost every GET
+	// an allocation and a hash insert (a slice over an array of the segment itself would
+	// move the whole segment to the heap).
+	passed     [4]uint64
+	npassed    int
+	morePassed []uint64
 	// readTx is the Txn every local read of the segment runs on in turn (see read).
 	readTx keyspace.Txn
 	// readNow is the clock the segment's reads see (Unix ms; 0: read it again): one clock
@@ -77,12 +79,26 @@ type segment struct {
 }
 
 func (seg *segment) barrierPassed(id uint64) bool {
-	for _, x := range seg.passed {
+	for _, x := range seg.passed[:seg.npassed] {
+		if x == id {
+			return true
+		}
+	}
+	for _, x := range seg.morePassed {
 		if x == id {
 			return true
 		}
 	}
 	return false
+}
+
+func (seg *segment) barrierPasses(id uint64) {
+	if seg.npassed < len(seg.passed) {
+		seg.passed[seg.npassed] = id
+		seg.npassed++
+		return
+	}
+	seg.morePassed = append(seg.morePassed, id)
 }
 
 func (seg *segment) now(n *Node) int64 {
@@ -343,10 +359,7 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 			}
 			return submitErr(err)
 		}
-		if seg.passed == nil {
-			seg.passed = seg.passedBuf[:0]
-		}
-		seg.passed = append(seg.passed, id)
+		seg.barrierPasses(id)
 	}
 	// One key: a point read of the live DB (and the cache) is atomic. Several keys are read
 	// from one snapshot, which the cache cannot serve.
