@@ -164,6 +164,18 @@ func TestWatchedKeyChanges(t *testing.T) {
 	}
 }
 
+func TestEmptyTransactionChecksWatchedKeys(t *testing.T) {
+	tn := newTestNode(t, nil)
+	w := watch(t, tn.n, "{t}w")
+	if got := execTx(t, tn.n, w); got != "[]" {
+		t.Fatalf("empty EXEC with an unchanged watched key = %s, want an empty array", got)
+	}
+	tn.do("SET", "{t}w", "1")
+	if got := execTx(t, tn.n, w); got != "(nil)" {
+		t.Fatalf("empty EXEC after the watched key changed = %s, want a null array", got)
+	}
+}
+
 // TestTransactionsAreIsolated: concurrent transactions move one unit from {t}a to {t}b; no
 // reader, in a transaction or with MGET, ever sees the total change, and none is lost.
 func TestTransactionsAreIsolated(t *testing.T) {
