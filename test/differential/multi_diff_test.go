@@ -24,20 +24,34 @@ const txSeed = 11
 
 // txRandom names commands whose replies or effects are random: they are drawn again.
 var txRandom = []string{"SPOP", "SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER", "RANDOMKEY",
-	"SCAN", "SSCAN", "HSCAN", "ZSCAN", "KEYS", "DBSIZE"}
+	"SCAN", "SSCAN", "HSCAN", "ZSCAN", "KEYS"}
+
+// txBlocking names the blocking commands txCommand draws.
+var txBlocking = []string{"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BZPOPMIN", "BZPOPMAX", "BLMPOP", "BZMPOP"}
 
 // txCommand draws one command for a transaction, its keys all in the {t} tag.
 func txCommand(g *gen) []string {
 	for {
 		var args []string
-		switch g.r.IntN(5) {
+		switch g.r.IntN(60) {
 		case 0:
+			// A server command: it splits the transaction in ferricd.
+			args = []string{g.pick("DBSIZE", "DBSIZE", "DBSIZE", "FLUSHALL")}
+		case 1, 2:
+			// Blocking commands never block inside MULTI.
+			k := "{t}" + g.pick(plainKeys...)
+			args = [][]string{
+				{"BLPOP", k, "0"}, {"BRPOP", k, "{t}x", "0"}, {"BLMOVE", k, "{t}x", "LEFT", "RIGHT", "0"},
+				{"BRPOPLPUSH", k, "{t}x", "0"}, {"BZPOPMIN", k, "0"}, {"BZPOPMAX", k, "0"},
+				{"BLMPOP", "0", "1", k, "LEFT"}, {"BZMPOP", "0", "1", k, "MIN"},
+			}[g.r.IntN(8)]
+		case 3, 4, 5, 6, 7, 8, 9, 10, 11, 12:
 			args = g.command()
-		case 1:
+		case 13, 14, 15, 16, 17, 18, 19, 20, 21, 22:
 			args = listGen{g}.command()
-		case 2:
+		case 23, 24, 25, 26, 27, 28, 29, 30, 31, 32:
 			args = hashGen{g}.command()
-		case 3:
+		case 33, 34, 35, 36, 37, 38, 39, 40, 41, 42:
 			args = setGen{g}.command()
 		default:
 			args = zsetGen{g}.command()
@@ -137,8 +151,13 @@ func TestRandomTransactionsMatchRedis(t *testing.T) {
 				case watched != "" && g.r.IntN(2) == 0:
 					check(other, []string{"SET", watched, "by-other"})
 				case g.r.IntN(3) == 0:
-					// Another client writes a key, maybe a watched one, before EXEC.
-					check(other, txCommand(g))
+					// Another client writes a key, maybe a watched one, before EXEC (never a
+					// blocking command: outside MULTI it would wait forever).
+					args := txCommand(g)
+					for slices.Contains(txBlocking, args[0]) {
+						args = txCommand(g)
+					}
+					check(other, args)
 				}
 				if g.r.IntN(10) == 0 {
 					check(client, []string{"DISCARD"})
