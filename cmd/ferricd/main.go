@@ -102,7 +102,8 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	if err := os.MkdirAll(params.Dir(), 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	db, err := store.Open(store.Options{Dir: params.Dir(), Logger: logger, CacheBytes: params.BlockCacheSize()})
+	db, err := store.Open(store.Options{Dir: params.Dir(), Logger: logger, CacheBytes: params.BlockCacheSize(),
+		WALSyncDelay: params.WALSyncDelay})
 	if err != nil {
 		return err
 	}

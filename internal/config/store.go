@@ -41,6 +41,7 @@ type snapshot struct {
 	port, metricsPort, shards, databases int
 	enablePprof                          bool
 	keyCacheSize, blockCacheSize         int64
+	walSyncDelay                         time.Duration
 	maxClients                           int64
 	protoMaxBulkLen, clientQueryBufLimit int64
 	maxMemory                            uint64
@@ -82,6 +83,7 @@ func (s *Store) publish(vals []string) {
 	n.enablePprof = get("enable-pprof") == "yes"
 	n.keyCacheSize = atoi("key-cache-size")
 	n.blockCacheSize = atoi("block-cache-size")
+	n.walSyncDelay = time.Duration(atoi("wal-sync-delay")) * time.Microsecond
 	n.shards = int(atoi("shards"))
 	n.databases = int(atoi("databases"))
 	n.maxClients = atoi("maxclients")
@@ -356,6 +358,10 @@ func (s *Store) KeyCacheSize() int64 { return s.cur.Load().keyCacheSize }
 
 // BlockCacheSize is the byte size of Pebble's block cache.
 func (s *Store) BlockCacheSize() int64 { return s.cur.Load().blockCacheSize }
+
+// WALSyncDelay is the least time between two WAL syncs (Pebble's WALMinSyncInterval). It is
+// read for every sync, so CONFIG SET applies at once.
+func (s *Store) WALSyncDelay() time.Duration { return s.cur.Load().walSyncDelay }
 
 // EnablePprof reports whether the metrics endpoint also serves /debug/pprof/.
 func (s *Store) EnablePprof() bool { return s.cur.Load().enablePprof }

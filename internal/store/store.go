@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -46,7 +47,11 @@ type Options struct {
 	FS vfs.FS
 	// CacheBytes is the block cache size; 0 picks 64 MiB.
 	CacheBytes int64
-	Logger     *slog.Logger
+	// WALSyncDelay, when set, is asked before every WAL sync for the least time since the
+	// previous one: syncs requested sooner wait, so that the writes of every shard arriving
+	// meanwhile share one fsync. A commit is still durable when it returns.
+	WALSyncDelay func() time.Duration
+	Logger       *slog.Logger
 }
 
 // Open opens (creating if needed) the node's database.
@@ -70,6 +75,7 @@ func Open(o Options) (*pebble.DB, error) {
 		LBaseMaxBytes:               64 << 20,
 		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
 		Logger:                      pebbleLogger{o.Logger},
+		WALMinSyncInterval:          o.WALSyncDelay,
 	}
 	for i := range opts.Levels {
 		// Point lookups dominate (every command reads a key's metadata): bloom filters on
