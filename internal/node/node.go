@@ -17,6 +17,9 @@
 // Multi-key commands: a read whose keys live on several local shards reads them from one Pebble
 // snapshot (atomic, since all shards of a node share the DB); a write whose keys span shards is
 // refused with CROSSSLOT until the cross-shard protocol (internal/xshard) exists.
+//
+// Transactions (tx.go): MULTI/EXEC of one shard is one kindMulti payload, applied on one Txn;
+// WATCH compares each key's last-write index at apply.
 package node
 
 import (

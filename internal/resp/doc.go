@@ -14,7 +14,9 @@
 // inbound for the details, and inline.go for inline commands). Replies are encoded by
 // appendReply (encode.go) into one buffer per batch and written by output (output.go).
 // Connection commands live in handshake.go (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET,
-// READONLY/READWRITE) and client.go (CLIENT); their specs are in internal/command.
+// READONLY/READWRITE), client.go (CLIENT) and multi.go (MULTI, EXEC, DISCARD, WATCH,
+// UNWATCH: the connection queues a transaction and hands it to the Backend's Transactor at
+// EXEC); their specs are in internal/command.
 //
 // # A batch
 //
@@ -24,6 +26,8 @@
 //     then NOAUTH unless the command is flagged no_auth (AUTH, HELLO, QUIT, RESET), so the
 //     Backend only ever sees well-formed, authorised calls;
 //   - connection commands (Kind KindConn) run in the connection goroutine, in order;
+//   - inside MULTI every command but EXEC, DISCARD, MULTI, WATCH, QUIT and RESET is queued
+//     instead (its reply is +QUEUED or the error that refused it);
 //   - consecutive other commands form a segment handed to Backend.Exec at once, which may
 //     run them concurrently (several shards) but fills the replies in request order;
 //     SessionFromContext tells the Backend the connection's protocol and READONLY state;
