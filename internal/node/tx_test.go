@@ -84,7 +84,9 @@ func TestBlockingCommandsInTransactionAnswerAsTimedOut(t *testing.T) {
 		{"BRPOPLPUSH", "{t}l", "{t}m", "0"}, {"BZPOPMIN", "{t}z", "0"},
 		{"RPUSH", "{t}l", "x"}, {"BLPOP", "{t}l", "0"}})
 	out := make([]reply.Value, len(cs))
-	if abort, ran := tn.n.ExecTx(context.Background(), nil, cs, out); !ran {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if abort, ran := tn.n.ExecTx(ctx, nil, cs, out); !ran {
 		t.Fatalf("EXEC = %s", abort.String())
 	}
 	wantKinds := []reply.Kind{reply.KindNullArray, reply.KindNull, reply.KindNull, reply.KindNullArray, reply.KindInt, reply.KindArray}
@@ -218,7 +220,10 @@ func TestTransactionsAreIsolated(t *testing.T) {
 				if inTx {
 					cs := calls(t, [][]string{{"GET", "{t}a"}, {"GET", "{t}b"}})
 					out := make([]reply.Value, 2)
-					if _, ran := tn.n.ExecTx(context.Background(), nil, cs, out); !ran {
+					ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+					_, ran := tn.n.ExecTx(ctx, nil, cs, out)
+					cancel()
+					if !ran {
 						errs <- "read transaction did not run"
 						return
 					}
