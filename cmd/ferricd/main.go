@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -102,8 +103,18 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 	if err := os.MkdirAll(params.Dir(), 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	// The WAL sync delay only pays when other writes can join the held-back sync: with fewer
+	// than two client writes in flight (one client writing one command at a time), syncs go
+	// at once. The node exists only after the store, hence the pointer.
+	var running atomic.Pointer[node.Node]
+	syncDelay := func() time.Duration {
+		if n := running.Load(); n != nil && n.WritesInFlight() < 2 {
+			return 0
+		}
+		return params.WALSyncDelay()
+	}
 	db, err := store.Open(store.Options{Dir: params.Dir(), Logger: logger, CacheBytes: params.BlockCacheSize(),
-		WALSyncDelay: params.WALSyncDelay})
+		WALSyncDelay: syncDelay})
 	if err != nil {
 		return err
 	}
@@ -149,6 +160,8 @@ func serve(ctx context.Context, params *config.Store, configPath string, logger 
 		return err
 	}
 	defer n.Close()
+	running.Store(n)
+	defer running.Store(nil)
 	m.SetSources(n.MetricSources())
 
 	srv, err := resp.NewServer(resp.Config{

@@ -209,7 +209,9 @@ func (n *Node) checkWrite(c resp.Call) (uint64, reply.Value, bool) {
 // with notLeaderReply instead, and that node retries.
 func (n *Node) submitWrite(ctx context.Context, s *shard.Shard, id uint64, c resp.Call, o execOpts) *pending {
 	p := newPending()
+	n.writesInFlight.Add(1)
 	s.Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
+		n.writesInFlight.Add(-1)
 		var nl shard.NotLeaderError
 		notProposed := errors.As(err, &nl) || errors.Is(err, shard.ErrDropped)
 		switch {

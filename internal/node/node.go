@@ -134,6 +134,9 @@ type Node struct {
 
 	// blocked holds the clients parked in blocking commands (block.go).
 	blocked *blockedClients
+	// writesInFlight counts client writes (and transactions) submitted to a local shard and
+	// not yet answered; see WritesInFlight.
+	writesInFlight atomic.Int64
 	// versions numbers the collection versions of each entry being applied (entryseq.go).
 	versions entrySeqs
 
@@ -284,6 +287,11 @@ func (n *Node) Shards() []shard.Status {
 
 // Counts returns the keyspace counters.
 func (n *Node) Counts() *keyspace.Counts { return n.counts }
+
+// WritesInFlight is the number of client writes submitted to this node's shards and not
+// answered yet. The WAL sync delay uses it: holding a sync back only pays when other writes
+// can join it, and a lone client would just wait. It may be read from any goroutine.
+func (n *Node) WritesInFlight() int64 { return n.writesInFlight.Load() }
 
 // shardFor returns the local replica of shard id, or nil if it has none here.
 func (n *Node) shardFor(id uint64) *shard.Shard { return n.byID[id-1].Load() }

@@ -274,7 +274,9 @@ func (n *Node) txLocal(ctx context.Context, args [][]byte) reply.Value {
 		return n.txRead(ctx, s, watched, calls)
 	}
 	p := newPending()
+	n.writesInFlight.Add(1)
 	s.Submit(encodePayload(kindMulti, n.nowMs(), args[2:]), func(result any, err error) {
+		n.writesInFlight.Add(-1)
 		var nl shard.NotLeaderError
 		switch {
 		case errors.As(err, &nl) || errors.Is(err, shard.ErrDropped):
