@@ -63,12 +63,10 @@ type segment struct {
 	sent    map[uint64]chan struct{} // closed when the last batch sent to a node is answered
 	// passed holds the shards whose read barrier passed during this segment: one barrier
 	// serves every later read of the segment, since all of them were sent before it began.
-	// The first few in an array: a segment names a shard or two, and a map cost every GET
-	// an allocation and a hash insert (a slice over an array of the segment itself would
-	// move the whole segment to the heap).
-	passed     [4]uint64
-	npassed    int
-	morePassed []uint64
+	// A slice over passedBuf: a segment names a shard or two, and a map cost every GET an
+	// allocation and a hash insert.
+	passed    []uint64
+	passedBuf [4]uint64
 	// readTx is the Txn every local read of the segment runs on in turn (see read).
 	readTx keyspace.Txn
 	// readNow is the clock the segment's reads see (Unix ms; 0: read it again): one clock
@@ -79,12 +77,7 @@ type segment struct {
 }
 
 func (seg *segment) barrierPassed(id uint64) bool {
-	for _, x := range seg.passed[:seg.npassed] {
-		if x == id {
-			return true
-		}
-	}
-	for _, x := range seg.morePassed {
+	for _, x := range seg.passed {
 		if x == id {
 			return true
 		}
@@ -93,12 +86,10 @@ func (seg *segment) barrierPassed(id uint64) bool {
 }
 
 func (seg *segment) barrierPasses(id uint64) {
-	if seg.npassed < len(seg.passed) {
-		seg.passed[seg.npassed] = id
-		seg.npassed++
-		return
+	if seg.passed == nil {
+		seg.passed = seg.passedBuf[:0]
 	}
-	seg.morePassed = append(seg.morePassed, id)
+	seg.passed = append(seg.passed, id)
 }
 
 func (seg *segment) now(n *Node) int64 {
@@ -209,27 +200,40 @@ func (n *Node) checkWrite(c resp.Call) (uint64, reply.Value, bool) {
 // with notLeaderReply instead, and that node retries.
 func (n *Node) submitWrite(ctx context.Context, s *shard.Shard, id uint64, c resp.Call, o execOpts) *pending {
 	p := newPending()
-	n.writesInFlight.Add(1)
-	s.Submit(encodePayload(kindCommand, n.nowMs(), c.Args), func(result any, err error) {
-		n.writesInFlight.Add(-1)
-		var nl shard.NotLeaderError
-		notProposed := errors.As(err, &nl) || errors.Is(err, shard.ErrDropped)
+	n.propose(s, encodePayload(kindCommand, n.nowMs(), c.Args), func(v reply.Value, refused bool, leader uint64) {
 		switch {
-		case notProposed && o.forwarded:
-			p.answer(notLeaderReply(nl.LeaderID))
-		case notProposed && n.bus != nil:
-			go func() { p.answer(n.forwardOne(ctx, c.Args, id, nl.LeaderID, o)) }()
-		case err != nil:
-			p.answer(submitErr(err))
+		case refused && o.forwarded:
+			p.answer(notLeaderReply(leader))
+		case refused && n.bus != nil:
+			go func() { p.answer(n.forwardOne(ctx, c.Args, id, leader, o)) }()
 		default:
-			if v, ok := result.(reply.Value); ok {
-				p.answer(v)
-			} else {
-				p.answer(reply.ErrInternal)
-			}
+			p.answer(v)
 		}
 	})
 	return p
+}
+
+// propose submits payload to s as a client write, counted in writesInFlight until it is
+// decided, and hands done the reply: apply's, or the error that ended it. refused reports
+// a proposal the replica refused without proposing it (it lost leadership, or a leadership
+// transfer is under way), which is safe to send to leader (0: unknown). done runs on the
+// shard's goroutine and must not block.
+func (n *Node) propose(s *shard.Shard, payload []byte, done func(v reply.Value, refused bool, leader uint64)) {
+	n.writesInFlight.Add(1)
+	s.Submit(payload, func(result any, err error) {
+		n.writesInFlight.Add(-1)
+		var nl shard.NotLeaderError
+		if err != nil {
+			refused := errors.As(err, &nl) || errors.Is(err, shard.ErrDropped)
+			done(submitErr(err), refused, nl.LeaderID)
+			return
+		}
+		v, ok := result.(reply.Value)
+		if !ok {
+			v = reply.ErrInternal
+		}
+		done(v, false, 0)
+	})
 }
 
 // routeRemote sends a call for shard id, which this node does not lead, to its leader: as a

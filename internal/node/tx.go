@@ -38,6 +38,7 @@ import (
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
 	"ferricd/internal/resp"
+	"ferricd/internal/routing"
 	"ferricd/internal/shard"
 )
 
@@ -76,17 +77,18 @@ func (n *Node) CheckQueued(_ context.Context, queued []resp.Call, c resp.Call) r
 // txShard returns the shard of the first key among watched and calls; ok is false when
 // there is none.
 func (n *Node) txShard(watched []resp.Watched, calls []resp.Call) (uint64, bool) {
-	var buf [4]uint64
 	if len(watched) > 0 {
-		return n.shardsOf(buf[:0], [][]byte{watched[0].Key})[0], true
+		return n.shardOfKey(watched[0].Key), true
 	}
 	for _, c := range calls {
 		if keys := txKeys(c); len(keys) > 0 {
-			return n.shardsOf(buf[:0], keys[:1])[0], true
+			return n.shardOfKey(keys[0]), true
 		}
 	}
 	return 0, false
 }
+
+func (n *Node) shardOfKey(key []byte) uint64 { return n.routes.ShardOf(routing.Slot(key)) }
 
 // txKeys returns the keys that route c within a transaction: none for a server command,
 // nor for a malformed command (a bad numkeys, say), whose keys are meaningless and which
@@ -110,19 +112,14 @@ func (n *Node) txRoute(watched []resp.Watched, calls []resp.Call) (id uint64, ok
 	if !keyed {
 		return 1, true
 	}
-	var buf [4]uint64
 	for _, w := range watched {
-		if n.shardsOf(buf[:0], [][]byte{w.Key})[0] != id {
+		if n.shardOfKey(w.Key) != id {
 			return 0, false
 		}
 	}
 	for _, c := range calls {
-		keys := txKeys(c)
-		if len(keys) == 0 {
-			continue
-		}
-		for _, s := range n.shardsOf(buf[:0], keys) {
-			if s != id {
+		for _, k := range txKeys(c) {
+			if n.shardOfKey(k) != id {
 				return 0, false
 			}
 		}
@@ -162,13 +159,7 @@ func (n *Node) ExecTx(ctx context.Context, watched []resp.Watched, calls []resp.
 			}
 		}
 		if i < len(calls) {
-			v := calls[i].Spec.Server(ctx, n, calls[i].Args)
-			if m, err := reply.Materialize(v); err == nil {
-				v = m
-			} else {
-				v = reply.ErrInternal
-			}
-			out[i] = v
+			out[i] = wholeReply(calls[i].Spec.Server(ctx, n, calls[i].Args))
 		}
 		start = i + 1
 	}
@@ -251,7 +242,7 @@ func (n *Node) decodeTxCommands(encoded [][]byte) ([]resp.Call, error) {
 // txLocal runs a txOp call on this node if it leads the shard: proposed as one kindMulti
 // entry when it writes, else read from one snapshot.
 func (n *Node) txLocal(ctx context.Context, args [][]byte) reply.Value {
-	if len(args) < 3 || len(args[1]) != 8 {
+	if len(args) < 3 {
 		return reply.ErrInternal
 	}
 	s, refusal := n.ledShard(args[:2], 2)
@@ -271,60 +262,56 @@ func (n *Node) txLocal(ctx context.Context, args [][]byte) reply.Value {
 		writes = writes || c.Spec.Kind == command.KindKeyWrite
 	}
 	if !writes {
-		return n.txRead(ctx, s, watched, calls)
+		return n.snapshotRead(ctx, s, func(tx *keyspace.Txn) reply.Value {
+			if held, err := watchesHold(tx, watched); err != nil {
+				return reply.ErrInternal
+			} else if !held {
+				return reply.NullArray
+			}
+			vals := make([]reply.Value, len(calls))
+			for i, c := range calls {
+				vals[i] = wholeReply(c.Spec.Run(tx, c.Args))
+			}
+			n.countHits(tx)
+			return reply.Array(vals...)
+		})
 	}
 	p := newPending()
-	n.writesInFlight.Add(1)
-	s.Submit(encodePayload(kindMulti, n.nowMs(), args[2:]), func(result any, err error) {
-		n.writesInFlight.Add(-1)
-		var nl shard.NotLeaderError
-		switch {
-		case errors.As(err, &nl) || errors.Is(err, shard.ErrDropped):
-			// Never proposed: askLeader may send it to the leader.
-			p.answer(notLeaderReply(nl.LeaderID))
-		case err != nil:
-			p.answer(submitErr(err))
-		default:
-			if v, ok := result.(reply.Value); ok {
-				p.answer(v)
-			} else {
-				p.answer(reply.ErrInternal)
-			}
+	n.propose(s, encodePayload(kindMulti, n.nowMs(), args[2:]), func(v reply.Value, refused bool, leader uint64) {
+		if refused {
+			v = notLeaderReply(leader) // never proposed: askLeader may send it to the leader
 		}
+		p.answer(v)
 	})
 	return n.wait(ctx, p)
 }
 
-// txRead runs a transaction that writes nothing on one snapshot of s, after its read
-// barrier.
-func (n *Node) txRead(ctx context.Context, s *shard.Shard, watched []resp.Watched, calls []resp.Call) reply.Value {
+// snapshotRead runs fn on a read Txn over one Pebble snapshot taken after s's read barrier.
+// A barrier that fails on a leader change answers notLeaderReply, which askLeader follows:
+// a read is safe to repeat at the new leader.
+func (n *Node) snapshotRead(ctx context.Context, s *shard.Shard, fn func(tx *keyspace.Txn) reply.Value) reply.Value {
 	if err := s.ReadBarrier(ctx); err != nil {
 		var nl shard.NotLeaderError
 		if errors.As(err, &nl) || errors.Is(err, shard.ErrTryAgain) {
-			return notLeaderReply(nl.LeaderID) // a read is safe to repeat at the leader
+			return notLeaderReply(nl.LeaderID)
 		}
 		return submitErr(err)
 	}
 	snap := n.db.NewSnapshot()
 	defer snap.Close()
-	var tx keyspace.Txn
-	keyspace.InitReadTxn(&tx, snap, n.nowMs(), n.counts)
+	tx := keyspace.NewReadTxn(snap, n.nowMs(), n.counts)
 	defer tx.Close()
-	if held, err := watchesHold(&tx, watched); err != nil {
+	return fn(tx)
+}
+
+// wholeReply builds a streamed reply whole: an EXEC reply is one array, forwarded whole
+// between nodes.
+func wholeReply(v reply.Value) reply.Value {
+	m, err := reply.Materialize(v)
+	if err != nil {
 		return reply.ErrInternal
-	} else if !held {
-		return reply.NullArray
 	}
-	vals := make([]reply.Value, len(calls))
-	for i, c := range calls {
-		v, err := reply.Materialize(c.Spec.Run(&tx, c.Args))
-		if err != nil {
-			v = reply.ErrInternal
-		}
-		vals[i] = v
-	}
-	n.countHits(&tx)
-	return reply.Array(vals...)
+	return m
 }
 
 // watchesHold reports whether every watched key still has its version.
@@ -414,32 +401,22 @@ func (n *Node) Watch(ctx context.Context, keys [][]byte) ([]uint64, reply.Value)
 
 // watchLocal answers a watchOp call if this node leads the shard.
 func (n *Node) watchLocal(ctx context.Context, args [][]byte) reply.Value {
-	if len(args) < 3 || len(args[1]) != 8 {
+	if len(args) < 3 {
 		return reply.ErrInternal
 	}
 	s, refusal := n.ledShard(args[:2], 2)
 	if s == nil {
 		return refusal
 	}
-	if err := s.ReadBarrier(ctx); err != nil {
-		var nl shard.NotLeaderError
-		if errors.As(err, &nl) || errors.Is(err, shard.ErrTryAgain) {
-			return notLeaderReply(nl.LeaderID)
+	return n.snapshotRead(ctx, s, func(tx *keyspace.Txn) reply.Value {
+		vals := make([]reply.Value, len(args)-2)
+		for i, k := range args[2:] {
+			v, err := tx.LastWrite(k)
+			if err != nil {
+				return reply.ErrInternal
+			}
+			vals[i] = reply.Int(int64(v))
 		}
-		return submitErr(err)
-	}
-	snap := n.db.NewSnapshot()
-	defer snap.Close()
-	var tx keyspace.Txn
-	keyspace.InitReadTxn(&tx, snap, n.nowMs(), n.counts)
-	defer tx.Close()
-	vals := make([]reply.Value, len(args)-2)
-	for i, k := range args[2:] {
-		v, err := tx.LastWrite(k)
-		if err != nil {
-			return reply.ErrInternal
-		}
-		vals[i] = reply.Int(int64(v))
-	}
-	return reply.Array(vals...)
+		return reply.Array(vals...)
+	})
 }
