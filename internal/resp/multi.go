@@ -35,10 +35,10 @@ type Watched struct {
 // the connection's goroutine, one at a time per connection, concurrently with every other
 // connection's calls.
 type Transactor interface {
-	// CheckQueued is asked before c joins a transaction whose data and server commands so
-	// far are queued: an error reply refuses c and aborts the transaction (keys that no one
-	// shard holds: CROSSSLOT; with cluster redirection, keys another node serves: MOVED);
-	// an empty Value accepts it.
+	// CheckQueued is asked before c joins a transaction whose calls so far are queued
+	// (connection commands among them, which name no keys): an error reply refuses c and
+	// aborts the transaction (keys that no one shard holds: CROSSSLOT; with cluster
+	// redirection, keys another node serves: MOVED); an empty Value accepts it.
 	CheckQueued(ctx context.Context, queued []Call, c Call) reply.Value
 	// ExecTx runs calls (no KindConn command among them) as one transaction, after
 	// checking that no watched key changed since WATCH, and fills out[i] with the reply of
@@ -63,10 +63,8 @@ var (
 // txState is the connection's transaction in progress (nil outside MULTI).
 type txState struct {
 	queued []Call
-	// data holds the queued calls that are not connection commands, for CheckQueued.
-	data  []Call
-	bytes int64 // the queued arguments' size
-	dirty bool  // a command was refused while queueing: EXEC aborts
+	bytes  int64 // the queued arguments' size
+	dirty  bool  // a command was refused while queueing: EXEC aborts
 }
 
 // runsInMulti reports whether spec runs at once inside MULTI instead of being queued.
@@ -100,17 +98,16 @@ func (c *conn) queue(spec *command.Spec, args [][]byte, rejected reply.Value) re
 	if tx.bytes+size > c.limits().maxQuery {
 		// Redis has no such bound, but an unbounded queue is how one client exhausts the
 		// server's memory. The queue is dropped at once; EXEC will abort.
-		tx.queued, tx.data, tx.dirty = nil, nil, true
+		tx.queued, tx.dirty = nil, true
 		return errQueueTooBig
 	}
 	tx.bytes += size
 	call := Call{Spec: spec, Args: cloneArgs(args)}
 	if spec.Kind != command.KindConn {
-		if v := c.srv.cfg.Backend.CheckQueued(c.ctx, tx.data, call); v.Kind == reply.KindError {
+		if v := c.srv.cfg.Backend.CheckQueued(c.ctx, tx.queued, call); v.Kind == reply.KindError {
 			tx.dirty = true
 			return v
 		}
-		tx.data = append(tx.data, call)
 	}
 	tx.queued = append(tx.queued, call)
 	c.setMulti(len(tx.queued))
@@ -202,13 +199,16 @@ func (c *conn) exec() reply.Value {
 	if tx.dirty {
 		return errExecAbort
 	}
-	if len(tx.queued) == 0 && len(watched) == 0 {
-		return reply.Array()
-	}
 	start := time.Now()
-	out := make([]reply.Value, len(tx.data))
-	if len(tx.data) > 0 || len(watched) > 0 {
-		if abort, ran := c.srv.cfg.Backend.ExecTx(c.ctx, watched, tx.data, out); !ran {
+	var data []Call
+	for _, call := range tx.queued {
+		if call.Spec.Kind != command.KindConn {
+			data = append(data, call)
+		}
+	}
+	out := make([]reply.Value, len(data))
+	if len(data) > 0 || len(watched) > 0 {
+		if abort, ran := c.srv.cfg.Backend.ExecTx(c.ctx, watched, data, out); !ran {
 			return abort
 		}
 	}
