@@ -161,18 +161,12 @@ func TestSIGKILLKeepsCollectionsIntact(t *testing.T) {
 		}
 	}
 	for cycle := range 2 {
-		ctx, stop := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		for _, w := range workers {
+		writers := make([]func(context.Context), len(workers))
+		for i, w := range workers {
 			w.maybe = nil
-			wg.Add(1)
-			go func() { defer wg.Done(); w.run(ctx, p.Addr()) }()
+			writers[i] = func(ctx context.Context) { w.run(ctx, p.Addr()) }
 		}
-		time.Sleep(time.Duration(800+400*cycle) * time.Millisecond)
-		p.Kill()
-		stop()
-		wg.Wait()
-		p.Restart()
+		killMidLoad(p, time.Duration(800+400*cycle)*time.Millisecond, writers)
 
 		vctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c := redis.NewClient(&redis.Options{Addr: p.Addr()})
@@ -230,3 +224,19 @@ func firstDifference(got, want []string) string {
 
 // collectionKinds are the types the crash test writes.
 var collectionKinds = []string{"list", "zset", "hash", "set"}
+
+// killMidLoad runs writers until p is SIGKILLed d later, waits for them to stop (each ends at
+// its first failed command, or when its context ends), and restarts p.
+func killMidLoad(p *testserver.Process, d time.Duration, writers []func(context.Context)) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, write := range writers {
+		wg.Add(1)
+		go func() { defer wg.Done(); write(ctx) }()
+	}
+	time.Sleep(d)
+	p.Kill()
+	stop()
+	wg.Wait()
+	p.Restart()
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,17 +76,11 @@ func TestSIGKILLKeepsTransactionsWholeAndDurable(t *testing.T) {
 		workers[i] = &txWorker{tag: fmt.Sprintf("{tx%d}", i)}
 	}
 	for cycle := range 2 {
-		ctx, stop := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		for _, w := range workers {
-			wg.Add(1)
-			go func() { defer wg.Done(); w.run(ctx, p.Addr()) }()
+		writers := make([]func(context.Context), len(workers))
+		for i, w := range workers {
+			writers[i] = func(ctx context.Context) { w.run(ctx, p.Addr()) }
 		}
-		time.Sleep(time.Duration(700+400*cycle) * time.Millisecond)
-		p.Kill()
-		stop()
-		wg.Wait()
-		p.Restart()
+		killMidLoad(p, time.Duration(700+400*cycle)*time.Millisecond, writers)
 
 		vctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c := redis.NewClient(&redis.Options{Addr: p.Addr()})
