@@ -112,6 +112,11 @@ func encodeMeta(dst []byte, m *Meta) []byte {
 		flags |= flagExpire
 	}
 	flags |= byte(m.Enc) << encShift & encMask
+	if dst == nil {
+		// Sized up front: every SET encodes one, and growing by appends cost it two or
+		// three allocations.
+		dst = make([]byte, 0, encodedMetaLen(m))
+	}
 	dst = append(dst, byte(m.Type), flags)
 	dst = binary.BigEndian.AppendUint64(dst, m.LastWrite)
 	if m.ExpireAt != 0 {
@@ -125,6 +130,18 @@ func encodeMeta(dst []byte, m *Meta) []byte {
 		return dst
 	}
 	return append(dst, m.Value...)
+}
+
+// encodedMetaLen is the length encodeMeta gives m.
+func encodedMetaLen(m *Meta) int {
+	n := 2 + 8
+	if m.ExpireAt != 0 {
+		n += 8
+	}
+	if isCollection(m.Type) {
+		return n + 8 + 8 + binary.MaxVarintLen64 + len(m.Extra)
+	}
+	return n + len(m.Value)
 }
 
 // decodeMeta decodes b; the returned Value and Extra alias b.

@@ -57,10 +57,15 @@ func (p *pending) abandon(v reply.Value) reply.Value {
 // segment tracks the writes of one Exec call, per shard, so reads can wait for exactly the
 // earlier writes they must observe.
 type segment struct {
-	byShard map[uint64][]*pending
-	writes  []queuedWrite
-	fwd     map[uint64]*fwdBatch     // forwarded calls not sent yet, by node
-	sent    map[uint64]chan struct{} // closed when the last batch sent to a node is answered
+	// writes are the segment's submitted writes in order; unwaited says, per shard, which of
+	// them a later read of that shard must still wait for. Both start over inline arrays: a
+	// segment is usually one command, and a map here cost every SET three allocations.
+	writes      []queuedWrite
+	writesBuf   [4]queuedWrite
+	unwaited    []shardWrites
+	unwaitedBuf [4]shardWrites
+	fwd         map[uint64]*fwdBatch     // forwarded calls not sent yet, by node
+	sent        map[uint64]chan struct{} // closed when the last batch sent to a node is answered
 	// passed holds the shards whose read barrier passed during this segment: one barrier
 	// serves every later read of the segment, since all of them were sent before it began.
 	// A slice over passedBuf: a segment names a shard or two, and a map cost every GET an
@@ -99,18 +104,67 @@ func (seg *segment) now(n *Node) int64 {
 	return seg.readNow
 }
 
-// queuedWrite is a submitted write and the index of its reply in Exec's out.
+// queuedWrite is a submitted write, its shard and the index of its reply in Exec's out.
 type queuedWrite struct {
-	p   *pending
-	out int
+	p     *pending
+	out   int
+	shard uint64
+}
+
+// shardWrites counts a shard's writes in seg.writes[from:] that no read has waited for.
+type shardWrites struct {
+	shard uint64
+	from  int
+	n     int
 }
 
 func (seg *segment) track(id uint64, p *pending, out int) {
-	if seg.byShard == nil {
-		seg.byShard = make(map[uint64][]*pending, 2)
+	if seg.writes == nil {
+		seg.writes = seg.writesBuf[:0]
 	}
-	seg.byShard[id] = append(seg.byShard[id], p)
-	seg.writes = append(seg.writes, queuedWrite{p: p, out: out})
+	seg.writes = append(seg.writes, queuedWrite{p: p, out: out, shard: id})
+	if u := seg.unwaitedOf(id); u != nil {
+		if u.n == 0 {
+			u.from = len(seg.writes) - 1
+		}
+		u.n++
+		return
+	}
+	if seg.unwaited == nil {
+		seg.unwaited = seg.unwaitedBuf[:0]
+	}
+	seg.unwaited = append(seg.unwaited, shardWrites{shard: id, from: len(seg.writes) - 1, n: 1})
+}
+
+func (seg *segment) unwaitedOf(id uint64) *shardWrites {
+	for i := range seg.unwaited {
+		if seg.unwaited[i].shard == id {
+			return &seg.unwaited[i]
+		}
+	}
+	return nil
+}
+
+// hasUnwaited reports whether shard id has writes in the segment no read has waited for.
+func (seg *segment) hasUnwaited(id uint64) bool {
+	u := seg.unwaitedOf(id)
+	return u != nil && u.n > 0
+}
+
+// waitShard waits for shard id's writes that no read has waited for yet. Each write is
+// looked at by one such wait at most per shard, so a long pipeline of writes and reads
+// stays linear.
+func (n *Node) waitShard(ctx context.Context, seg *segment, id uint64) {
+	u := seg.unwaitedOf(id)
+	if u == nil || u.n == 0 {
+		return
+	}
+	for _, w := range seg.writes[u.from:] {
+		if w.shard == id {
+			n.wait(ctx, w.p)
+		}
+	}
+	u.n, u.from = 0, len(seg.writes)
 }
 
 // execOpts says on whose behalf calls run.
@@ -222,8 +276,9 @@ func (n *Node) propose(s *shard.Shard, payload []byte, done func(v reply.Value, 
 	n.writesInFlight.Add(1)
 	s.Submit(payload, func(result any, err error) {
 		n.writesInFlight.Add(-1)
-		var nl shard.NotLeaderError
 		if err != nil {
+			// Declared here: errors.As moves it to the heap, which every write paid for.
+			var nl shard.NotLeaderError
 			refused := errors.As(err, &nl) || errors.Is(err, shard.ErrDropped)
 			done(submitErr(err), refused, nl.LeaderID)
 			return
@@ -324,8 +379,8 @@ func (n *Node) wait(ctx context.Context, p *pending) reply.Value {
 		return p.v
 	default:
 	}
-	t := time.NewTimer(n.cfg.WriteTimeout)
-	defer t.Stop()
+	t := n.writeTimer()
+	defer n.releaseWriteTimer(t)
 	select {
 	case <-p.done:
 		return p.v
@@ -336,6 +391,22 @@ func (n *Node) wait(ctx context.Context, p *pending) reply.Value {
 	}
 }
 
+// writeTimer returns a timer that fires after the write timeout. Timers are reused: one per
+// waited write was a tenth of a SET's allocations. Reuse is safe because, since Go 1.23, a
+// stopped or reset timer never delivers a stale tick.
+func (n *Node) writeTimer() *time.Timer {
+	if t, ok := n.timers.Get().(*time.Timer); ok {
+		t.Reset(n.cfg.WriteTimeout)
+		return t
+	}
+	return time.NewTimer(n.cfg.WriteTimeout)
+}
+
+func (n *Node) releaseWriteTimer(t *time.Timer) {
+	t.Stop()
+	n.timers.Put(t)
+}
+
 // read runs a read command on the local replicas after the writes it must observe; with
 // barrier, after each shard's read barrier (linearizable), else from whatever is applied here.
 func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, barrier bool) reply.Value {
@@ -343,11 +414,9 @@ func (n *Node) read(ctx context.Context, c resp.Call, seg *segment, o execOpts, 
 	var buf [4]uint64
 	ids := n.shardsOf(buf[:0], keys)
 	for _, id := range ids {
-		if len(seg.byShard[id]) > 0 {
+		if seg.hasUnwaited(id) {
 			n.flushForwards(ctx, seg, o)
-		}
-		for _, p := range seg.byShard[id] {
-			n.wait(ctx, p)
+			n.waitShard(ctx, seg, id)
 			seg.readNow = 0
 		}
 		if !barrier || seg.barrierPassed(id) {

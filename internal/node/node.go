@@ -137,6 +137,8 @@ type Node struct {
 	// writesInFlight counts client writes (and transactions) submitted to a local shard and
 	// not yet answered; see WritesInFlight.
 	writesInFlight atomic.Int64
+	// timers are the write-timeout timers wait reuses (see writeTimer).
+	timers sync.Pool
 	// versions numbers the collection versions of each entry being applied (entryseq.go).
 	versions entrySeqs
 
