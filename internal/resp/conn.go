@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -56,6 +57,8 @@ type conn struct {
 	rd  *redcon.Reader
 	out *output
 	enc []byte
+	// batchWrote: the batch being served holds a write command (see serve's yield).
+	batchWrote bool
 
 	// Scratch of the current batch, reused.
 	slots   []slot
@@ -193,6 +196,14 @@ func (c *conn) serve() {
 		if big {
 			c.resetReader()
 		}
+		if !c.batchWrote {
+			// Measured, not derived: yielding here after a batch of reads, before this
+			// connection's next read from the socket, served GET 7-12% faster with 50
+			// clients (GET -P 16 too), while after writes it made SET slower. The other
+			// connections' goroutines run first, so more of them find their next request
+			// already there when they read.
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -269,6 +280,7 @@ func (c *conn) authRequired() bool {
 // big enough to warrant resetReader.
 func (c *conn) batch(cmds []redcon.Command) (big bool) {
 	now := time.Now()
+	c.batchWrote = false
 	var last *command.Spec
 	lastSet := false
 	for i := range cmds {
@@ -299,6 +311,7 @@ func (c *conn) batch(cmds []redcon.Command) (big bool) {
 		if spec.Kind != command.KindConn {
 			c.slots = append(c.slots, slot{call: len(c.calls), suppress: c.replyOff || skip})
 			c.calls = append(c.calls, Call{Spec: spec, Args: args})
+			c.batchWrote = c.batchWrote || spec.Kind == command.KindKeyWrite
 			continue
 		}
 		c.runSegment()
