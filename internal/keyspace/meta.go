@@ -132,7 +132,8 @@ func encodeMeta(dst []byte, m *Meta) []byte {
 	return append(dst, m.Value...)
 }
 
-// encodedMetaLen is the length encodeMeta gives m.
+// encodedMetaLen is the length encodeMeta gives m (at most, for a collection: its Extra's
+// length prefix is a varint).
 func encodedMetaLen(m *Meta) int {
 	n := 2 + 8
 	if m.ExpireAt != 0 {

@@ -111,11 +111,11 @@ type queuedWrite struct {
 	shard uint64
 }
 
-// shardWrites counts a shard's writes in seg.writes[from:] that no read has waited for.
+// shardWrites says where a shard's writes that no read has waited for begin in seg.writes:
+// first is the index of the earliest, -1 when there is none.
 type shardWrites struct {
 	shard uint64
-	from  int
-	n     int
+	first int
 }
 
 func (seg *segment) track(id uint64, p *pending, out int) {
@@ -123,17 +123,17 @@ func (seg *segment) track(id uint64, p *pending, out int) {
 		seg.writes = seg.writesBuf[:0]
 	}
 	seg.writes = append(seg.writes, queuedWrite{p: p, out: out, shard: id})
+	at := len(seg.writes) - 1
 	if u := seg.unwaitedOf(id); u != nil {
-		if u.n == 0 {
-			u.from = len(seg.writes) - 1
+		if u.first < 0 {
+			u.first = at
 		}
-		u.n++
 		return
 	}
 	if seg.unwaited == nil {
 		seg.unwaited = seg.unwaitedBuf[:0]
 	}
-	seg.unwaited = append(seg.unwaited, shardWrites{shard: id, from: len(seg.writes) - 1, n: 1})
+	seg.unwaited = append(seg.unwaited, shardWrites{shard: id, first: at})
 }
 
 func (seg *segment) unwaitedOf(id uint64) *shardWrites {
@@ -148,7 +148,7 @@ func (seg *segment) unwaitedOf(id uint64) *shardWrites {
 // hasUnwaited reports whether shard id has writes in the segment no read has waited for.
 func (seg *segment) hasUnwaited(id uint64) bool {
 	u := seg.unwaitedOf(id)
-	return u != nil && u.n > 0
+	return u != nil && u.first >= 0
 }
 
 // waitShard waits for shard id's writes that no read has waited for yet. Each write is
@@ -156,15 +156,15 @@ func (seg *segment) hasUnwaited(id uint64) bool {
 // stays linear.
 func (n *Node) waitShard(ctx context.Context, seg *segment, id uint64) {
 	u := seg.unwaitedOf(id)
-	if u == nil || u.n == 0 {
+	if u == nil || u.first < 0 {
 		return
 	}
-	for _, w := range seg.writes[u.from:] {
+	for _, w := range seg.writes[u.first:] {
 		if w.shard == id {
 			n.wait(ctx, w.p)
 		}
 	}
-	u.n, u.from = 0, len(seg.writes)
+	u.first = -1
 }
 
 // execOpts says on whose behalf calls run.
@@ -364,6 +364,9 @@ func (n *Node) waitAll(ctx context.Context, seg *segment, o execOpts) {
 	for _, w := range seg.writes {
 		n.wait(ctx, w.p)
 	}
+	for i := range seg.unwaited {
+		seg.unwaited[i].first = -1 // waited for just now: later reads need not look again
+	}
 }
 
 // wait returns p's reply once it is answered, or a retryable error when the write timeout
@@ -484,15 +487,18 @@ func (n *Node) countHits(tx *keyspace.Txn) {
 	}
 }
 
+// shardOfKey returns the shard that owns key's slot.
+func (n *Node) shardOfKey(key []byte) uint64 { return n.routes.ShardOf(routing.Slot(key)) }
+
 // shardsOf appends to dst the distinct shards owning keys (shard 1 when there are none).
 // Callers pass a small array's slice: every command routes, and most name one key.
 func (n *Node) shardsOf(dst []uint64, keys [][]byte) []uint64 {
 	if len(keys) == 0 {
 		return append(dst, 1)
 	}
-	ids := append(dst, n.routes.ShardOf(routing.Slot(keys[0])))
+	ids := append(dst, n.shardOfKey(keys[0]))
 	for _, k := range keys[1:] {
-		id := n.routes.ShardOf(routing.Slot(k))
+		id := n.shardOfKey(k)
 		seen := false
 		for _, x := range ids {
 			if x == id {

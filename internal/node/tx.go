@@ -38,7 +38,6 @@ import (
 	"ferricd/internal/keyspace"
 	"ferricd/internal/reply"
 	"ferricd/internal/resp"
-	"ferricd/internal/routing"
 	"ferricd/internal/shard"
 )
 
@@ -87,8 +86,6 @@ func (n *Node) txShard(watched []resp.Watched, calls []resp.Call) (uint64, bool)
 	}
 	return 0, false
 }
-
-func (n *Node) shardOfKey(key []byte) uint64 { return n.routes.ShardOf(routing.Slot(key)) }
 
 // txKeys returns the keys that route c within a transaction: none for a server command,
 // nor for a malformed command (a bad numkeys, say), whose keys are meaningless and which
